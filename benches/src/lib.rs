@@ -1,1 +1,4 @@
-//! p
+//! Workloads shared by the criterion benches and `keel bench`, so both
+//! measure the same code: Keel's version and its peer's, side by side.
+
+pub mod tick;

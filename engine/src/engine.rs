@@ -25,7 +25,7 @@ pub enum EngineError {
 }
 
 enum Ticking {
-    Idle(Scheduler),
+    Idle(Box<Scheduler>),
     Running(TickLoop),
 }
 
@@ -51,7 +51,7 @@ impl Engine {
         Ok(Engine {
             config,
             registry,
-            ticking: Some(Ticking::Idle(scheduler)),
+            ticking: Some(Ticking::Idle(Box::new(scheduler))),
             sim_clock,
             clock,
         })
@@ -103,7 +103,7 @@ impl Engine {
         };
         let period = Duration::from_micros(self.config.engine.tick_period_us);
         let core = self.config.engine.core_list.first().copied();
-        self.ticking = Some(Ticking::Running(TickLoop::start(scheduler, period, core)));
+        self.ticking = Some(Ticking::Running(TickLoop::start(*scheduler, period, core)));
         Ok(())
     }
 
@@ -112,7 +112,7 @@ impl Engine {
         let Some(Ticking::Running(ticker)) = self.ticking.take() else {
             return Err(EngineError::State("not running"));
         };
-        self.ticking = Some(Ticking::Idle(ticker.stop()));
+        self.ticking = Some(Ticking::Idle(Box::new(ticker.stop())));
         Ok(())
     }
 

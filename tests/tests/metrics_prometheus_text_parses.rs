@@ -7,10 +7,13 @@ use std::sync::Arc;
 
 use keel_engine::{render_prometheus, Config, Engine, MetricsSnapshot, System, World};
 
+/// Name, labels, value.
+type ParsedSample = (String, Vec<(String, String)>, f64);
+
 #[derive(Debug)]
 struct Parsed {
     types: HashMap<String, String>,
-    samples: Vec<(String, Vec<(String, String)>, f64)>,
+    samples: Vec<ParsedSample>,
 }
 
 fn valid_name(n: &str) -> bool {

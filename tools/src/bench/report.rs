@@ -1,0 +1,128 @@
+//! Results: the table printed at the end and the JSON report.
+
+use std::fmt::Write as _;
+use std::path::Path;
+
+use super::BenchError;
+
+/// A Keel figure set against a peer figure.
+#[derive(Debug, Clone)]
+pub struct Comparison {
+    /// What is compared, in words.
+    pub what: &'static str,
+    /// The metric measuring Keel.
+    pub keel: &'static str,
+    /// The metric measuring the peer (None: Keel only).
+    pub peer: Option<&'static str>,
+    /// Unit of both figures.
+    pub unit: &'static str,
+    /// True if smaller figures are better (times), false for rates.
+    pub lower_is_better: bool,
+}
+
+/// What one scenario measured.
+#[derive(Debug, Clone)]
+pub struct ScenarioResult {
+    /// The scenario's name.
+    pub name: &'static str,
+    /// Metrics in the order measured.
+    pub metrics: Vec<(&'static str, f64)>,
+    /// Rows of the results table.
+    pub comparisons: Vec<Comparison>,
+}
+
+impl ScenarioResult {
+    /// A metric's value.
+    pub fn get(&self, metric: &str) -> Option<f64> {
+        self.metrics
+            .iter()
+            .find(|(n, _)| *n == metric)
+            .map(|(_, v)| *v)
+    }
+}
+
+/// How many times better Keel is than the peer (above 1: Keel wins).
+fn advantage(c: &Comparison, keel: f64, peer: f64) -> f64 {
+    if c.lower_is_better {
+        peer / keel
+    } else {
+        keel / peer
+    }
+}
+
+/// The results table: one row per comparison.
+pub fn table(results: &[ScenarioResult]) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "\n{:<10} {:<44} {:>14} {:>14} {:>9}",
+        "scenario", "measure", "keel", "peer", "keel adv"
+    );
+    for r in results {
+        for c in &r.comparisons {
+            let keel = r.get(c.keel).unwrap_or(f64::NAN);
+            let (peer, adv) = match c.peer.and_then(|p| r.get(p)) {
+                Some(p) => (fmt(p), format!("{:.2}x", advantage(c, keel, p))),
+                None => ("-".to_owned(), "-".to_owned()),
+            };
+            let what = format!("{} ({})", c.what, c.unit);
+            let _ = writeln!(
+                out,
+                "{:<10} {:<44} {:>14} {:>14} {:>9}",
+                r.name,
+                what,
+                fmt(keel),
+                peer,
+                adv
+            );
+        }
+    }
+    let _ = writeln!(
+        out,
+        "keel adv: how many times better Keel is than the peer in the same run (>1 = Keel wins)"
+    );
+    out
+}
+
+fn fmt(v: f64) -> String {
+    if v.abs() >= 1e6 {
+        format!("{:.3e}", v)
+    } else {
+        format!("{:.3}", v)
+    }
+}
+
+/// Writes `{"machine":{..},"quick":..,"scenarios":[{"name":..,"metrics":{..}}]}`.
+pub fn write_json(path: &Path, results: &[ScenarioResult], quick: bool) -> Result<(), BenchError> {
+    let scenarios: Vec<serde_json::Value> = results
+        .iter()
+        .map(|r| {
+            let metrics: serde_json::Map<String, serde_json::Value> = r
+                .metrics
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), serde_json::json!(v)))
+                .collect();
+            serde_json::json!({ "name": r.name, "metrics": metrics })
+        })
+        .collect();
+    let doc = serde_json::json!({ "machine": machine(), "quick": quick, "scenarios": scenarios });
+    let text = serde_json::to_string_pretty(&doc).expect("JSON values always serialise");
+    std::fs::write(path, text + "\n").map_err(|e| BenchError::Io {
+        path: path.display().to_string(),
+        message: e.to_string(),
+    })
+}
+
+/// The machine the figures came from.
+fn machine() -> serde_json::Value {
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|t| {
+            t.lines()
+                .find(|l| l.starts_with("model name"))
+                .map(|l| l.split(':').nth(1).unwrap_or("").trim().to_owned())
+        })
+        .unwrap_or_default();
+    let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
+    serde_json::json!({ "cpu": cpu, "cores": cores, "os": std::env::consts::OS, "arch": std::env::consts::ARCH })
+}
