@@ -1,0 +1,229 @@
+//! The `bus` workload: one producer thread and one consumer thread moving
+//! u64 messages through Keel's bus and through its peers (the raw
+//! `disruptor` crate, `crossbeam-channel`, `std::sync::mpsc`), plus Keel's
+//! publish-to-handler latency at a paced offered rate, and the 1P1C / 1P3C
+//! / 3P1C topologies for criterion.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use disruptor::{build_single_producer, BusySpinWithSpinLoopHint, Producer};
+use hdrhistogram::Histogram;
+use keel_engine::bus::{Bus, TopicConfig, WaitStrategy};
+use keel_engine::config::BusConfig;
+use keel_engine::EventLog;
+
+/// Ring and channel capacity for every contender.
+pub const CAPACITY: usize = 65_536;
+/// Messages per batch publish.
+pub const BATCH: usize = 64;
+
+fn bus_with_topic(groups: usize) -> Bus {
+    let bus = Bus::new(&BusConfig::default(), Arc::new(EventLog::new(64)));
+    let config = TopicConfig {
+        partitions: Some(1),
+        ring_size: Some(CAPACITY),
+        groups: (0..groups).map(|g| format!("g{g}")).collect(),
+        ..TopicConfig::default()
+    };
+    bus.create_topic("bench", config).expect("valid topic");
+    bus
+}
+
+/// Keel: `producers` threads publish `per_producer` messages each (singly
+/// or in batches of [`BATCH`]); `groups` consumer threads each read all of
+/// them. Returns the wall time from the first publish to the last read.
+pub fn keel(producers: usize, groups: usize, per_producer: u64, batch: bool) -> Duration {
+    let bus = bus_with_topic(groups);
+    let total = per_producer * producers as u64;
+    let consumers: Vec<_> = (0..groups)
+        .map(|g| {
+            // The default wait strategy (Park: spin up to 20 us, then park).
+            let mut sub = bus
+                .subscribe("bench", &format!("g{g}"))
+                .expect("group exists");
+            std::thread::spawn(move || {
+                let mut seen = 0u64;
+                let mut sum = 0u64;
+                while seen < total {
+                    seen += sub.poll_wait(Duration::from_millis(100), |m| {
+                        sum = sum.wrapping_add(m.word)
+                    }) as u64;
+                }
+                std::hint::black_box(sum);
+            })
+        })
+        .collect();
+    let mut publishers: Vec<_> = (0..producers)
+        .map(|_| bus.publisher("bench").expect("topic exists"))
+        .collect();
+    let start = Instant::now();
+    let handles: Vec<_> = publishers
+        .drain(..)
+        .map(|mut p| {
+            std::thread::spawn(move || {
+                if batch {
+                    let mut words = [0u64; BATCH];
+                    let mut i = 0;
+                    while i < per_producer {
+                        let n = (per_producer - i).min(BATCH as u64) as usize;
+                        for (k, w) in words[..n].iter_mut().enumerate() {
+                            *w = i + k as u64;
+                        }
+                        p.publish_words(None, &words[..n]).expect("in limits");
+                        i += n as u64;
+                    }
+                } else {
+                    for i in 0..per_producer {
+                        p.publish_word(None, i).expect("in limits");
+                    }
+                }
+            })
+        })
+        .collect();
+    for h in handles {
+        h.join().expect("producer");
+    }
+    for c in consumers {
+        c.join().expect("consumer");
+    }
+    start.elapsed()
+}
+
+/// The raw `disruptor` crate: single producer, one managed consumer.
+pub fn raw_disruptor(n: u64, batch: bool) -> Duration {
+    let seen = Arc::new(AtomicU64::new(0));
+    let seen_in = Arc::clone(&seen);
+    let mut producer = build_single_producer(CAPACITY, || 0u64, BusySpinWithSpinLoopHint)
+        .handle_events_with(move |e: &u64, _seq, end_of_batch| {
+            std::hint::black_box(*e);
+            if end_of_batch {
+                // Relaxed: a progress count; the join below orders the end.
+                seen_in.fetch_add(1, Ordering::Relaxed);
+            }
+        })
+        .build();
+    let start = Instant::now();
+    if batch {
+        let mut i = 0;
+        while i < n {
+            let k = (n - i).min(BATCH as u64) as usize;
+            producer.batch_publish(k, |iter| {
+                for (j, e) in iter.enumerate() {
+                    *e = i + j as u64;
+                }
+            });
+            i += k as u64;
+        }
+    } else {
+        for i in 0..n {
+            producer.publish(|e| *e = i);
+        }
+    }
+    // Dropping the producer waits for the consumer to read everything.
+    drop(producer);
+    start.elapsed()
+}
+
+/// One producer sends `n` words through a bounded channel to a consumer
+/// thread; returns the time until the consumer has seen the last one.
+fn channel<S: Send + 'static, R: Send + 'static>(
+    n: u64,
+    (tx, rx): (S, R),
+    send: impl Fn(&S, u64),
+    recv: impl Fn(&R) -> Option<u64> + Send + 'static,
+) -> Duration {
+    let consumer = std::thread::spawn(move || {
+        let mut sum = 0u64;
+        while let Some(v) = recv(&rx) {
+            sum = sum.wrapping_add(v);
+        }
+        std::hint::black_box(sum);
+    });
+    let start = Instant::now();
+    for i in 0..n {
+        send(&tx, i);
+    }
+    drop(tx);
+    consumer.join().expect("consumer");
+    start.elapsed()
+}
+
+/// `crossbeam-channel` bounded to [`CAPACITY`].
+pub fn crossbeam(n: u64) -> Duration {
+    channel(
+        n,
+        crossbeam_channel::bounded::<u64>(CAPACITY),
+        |tx, v| tx.send(v).expect("receiver alive"),
+        |rx| rx.recv().ok(),
+    )
+}
+
+/// `std::sync::mpsc::sync_channel` bounded to [`CAPACITY`].
+pub fn std_mpsc(n: u64) -> Duration {
+    channel(
+        n,
+        std::sync::mpsc::sync_channel::<u64>(CAPACITY),
+        |tx, v| tx.send(v).expect("receiver alive"),
+        |rx| rx.recv().ok(),
+    )
+}
+
+/// Keel's publish-to-handler latency with messages offered at `rate_per_s`
+/// for `duration`: each message carries its publish time; the consumer
+/// spins and records `now - sent`. Returns the histogram (ns).
+pub fn keel_latency(rate_per_s: u64, duration: Duration) -> Histogram<u64> {
+    let bus = bus_with_topic(1);
+    let mut sub = bus.subscribe("bench", "g0").expect("group exists");
+    sub.set_wait_strategy(WaitStrategy::Spin);
+    let mut publisher = bus.publisher("bench").expect("topic exists");
+    let origin = Instant::now();
+    let total = rate_per_s * duration.as_millis() as u64 / 1_000;
+    let consumer = std::thread::spawn(move || {
+        let mut h = Histogram::<u64>::new_with_bounds(1, 10_000_000_000, 3).expect("static bounds");
+        let mut seen = 0u64;
+        while seen < total {
+            seen += sub.poll_wait(Duration::from_millis(100), |m| {
+                let now = origin.elapsed().as_nanos() as u64;
+                h.saturating_record(now.saturating_sub(m.word).max(1));
+            }) as u64;
+        }
+        h
+    });
+    let interval_ns = 1_000_000_000 / rate_per_s.max(1);
+    for i in 0..total {
+        let due = i * interval_ns;
+        while (origin.elapsed().as_nanos() as u64) < due {
+            std::hint::spin_loop();
+        }
+        publisher
+            .publish_word(None, origin.elapsed().as_nanos() as u64)
+            .expect("in limits");
+    }
+    consumer.join().expect("consumer")
+}
+
+/// Messages per second for `n` messages moved in `elapsed`.
+pub fn rate(n: u64, elapsed: Duration) -> f64 {
+    n as f64 / elapsed.as_secs_f64()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_contender_moves_every_message() {
+        for (producers, groups) in [(1, 1), (1, 3), (3, 1)] {
+            assert!(keel(producers, groups, 10_000, false) > Duration::ZERO);
+            assert!(keel(producers, groups, 10_000, true) > Duration::ZERO);
+        }
+        raw_disruptor(10_000, false);
+        raw_disruptor(10_000, true);
+        crossbeam(10_000);
+        std_mpsc(10_000);
+        let h = keel_latency(100_000, Duration::from_millis(20));
+        assert_eq!(h.len(), 2_000);
+    }
+}

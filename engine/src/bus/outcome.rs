@@ -1,0 +1,103 @@
+//! Typed results of bus calls.
+
+use std::time::Duration;
+
+/// What happened to a publish that was not an error.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PublishOutcome {
+    /// Accepted; the bus is in Normal.
+    Accepted,
+    /// Accepted and flagged: the bus is in Warning; slow down if you can.
+    AcceptedWithBackpressure,
+    /// Accepted; the bus is Critical and asks the producer to wait this long
+    /// before publishing again (`Publisher::publish_paced` does).
+    Delayed(Duration),
+    /// Not accepted; nothing was enqueued.
+    Refused(Refusal),
+}
+
+impl PublishOutcome {
+    /// True if the message (or batch) was enqueued.
+    pub fn accepted(&self) -> bool {
+        !matches!(self, PublishOutcome::Refused(_))
+    }
+}
+
+/// Why a publish was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refusal {
+    /// The bus is Shedding and the topic is not critical.
+    Shedding,
+    /// The partition's ring is full and the topic's policy is to refuse.
+    RingFull,
+}
+
+/// Why a bus call failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum BusError {
+    /// No topic has this name.
+    #[error("no topic named `{0}`")]
+    UnknownTopic(String),
+    /// A topic with this name exists.
+    #[error("topic `{0}` already exists")]
+    TopicExists(String),
+    /// The bus holds `max_topics` topics.
+    #[error("cannot create topic `{topic}`: the bus already holds max_topics = {max}")]
+    TooManyTopics {
+        /// The refused topic.
+        topic: String,
+        /// The limit in force.
+        max: u64,
+    },
+    /// The topic has `max_subscribers_per_topic` subscribers.
+    #[error("topic `{topic}` already has max_subscribers_per_topic = {max} subscribers")]
+    TooManySubscribers {
+        /// The topic.
+        topic: String,
+        /// The limit in force.
+        max: u64,
+    },
+    /// A topic needs at least one partition.
+    #[error("topic `{0}`: partitions must be at least 1")]
+    ZeroPartitions(String),
+    /// More partitions than the bus allows.
+    #[error("topic `{topic}`: {partitions} partitions exceeds the maximum of {max}")]
+    TooManyPartitions {
+        /// The topic.
+        topic: String,
+        /// Asked for.
+        partitions: usize,
+        /// Allowed.
+        max: usize,
+    },
+    /// Ring sizes are powers of two.
+    #[error("topic `{topic}`: ring size {size} is not a power of two in 64..=16777216")]
+    BadRingSize {
+        /// The topic.
+        topic: String,
+        /// The refused size.
+        size: usize,
+    },
+    /// A payload over `max_payload_bytes`.
+    #[error("payload of {len} bytes exceeds max_payload_bytes = {max}")]
+    PayloadTooLarge {
+        /// The payload's length.
+        len: usize,
+        /// The limit in force.
+        max: u64,
+    },
+    /// A subscriber group the topic was not created with.
+    #[error("topic `{topic}` has no subscriber group `{group}`")]
+    UnknownGroup {
+        /// The topic.
+        topic: String,
+        /// The group asked for.
+        group: String,
+    },
+    /// A topic needs at least one subscriber group.
+    #[error("topic `{0}` needs at least one subscriber group")]
+    NoGroups(String),
+    /// The spill policy needs a durable log to spill to.
+    #[error("topic `{0}`: the spill policy needs a durable log; none is attached to this bus")]
+    SpillUnavailable(String),
+}

@@ -1,0 +1,207 @@
+//! A subscribing handle: a member of one group, reading the partitions the
+//! group assigns it.
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use super::bus::BusShared;
+use super::generation::Generation;
+use super::message::Message;
+use super::ring::take;
+use super::topic::Topic;
+use crate::scalable::BackpressureState;
+
+/// How long the Park strategy spin-polls before it parks.
+const PARK_SPIN: Duration = Duration::from_micros(20);
+
+/// How a subscriber waits when nothing is ready.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WaitStrategy {
+    /// Poll in a tight loop (lowest latency; burns a core).
+    Spin,
+    /// Poll, yielding the core between polls.
+    Yield,
+    /// Spin-poll for up to 20 us, then park until a publisher wakes it
+    /// (each park bounded by 1 ms). The default: it never starves the host
+    /// on few cores.
+    Park,
+}
+
+/// Reads a topic as one member of a subscriber group. Dropping it leaves
+/// the group; its partitions pass to the other members with nothing lost.
+pub struct Subscriber {
+    pub(crate) bus: Arc<BusShared>,
+    pub(crate) topic: Arc<Topic>,
+    pub(crate) group: usize,
+    pub(crate) member: u64,
+    /// The generation being read: the oldest one the group has not drained.
+    pub(crate) generation: Option<Arc<Generation>>,
+    pub(crate) assigned: Vec<usize>,
+    pub(crate) seen_version: u64,
+    pub(crate) next: usize,
+    pub(crate) wait: WaitStrategy,
+    /// Messages per partition per poll while not Critical (default: all
+    /// that are ready).
+    pub(crate) batch: u64,
+}
+
+impl Subscriber {
+    /// Caps the messages taken from one partition per poll (fairness
+    /// across partitions for slow handlers). The cap is lifted while the
+    /// bus is Critical, so consumers drain as fast as they can. Each take
+    /// scans the ring's ready range once, so small caps on a deep backlog
+    /// cost more per message; the default takes all that is ready.
+    pub fn set_batch(&mut self, max_per_partition: u64) {
+        self.batch = max_per_partition.max(1);
+    }
+
+    /// Sets how [`Subscriber::poll_wait`] waits.
+    pub fn set_wait_strategy(&mut self, wait: WaitStrategy) {
+        self.wait = wait;
+    }
+
+    /// Partitions this member reads now (in the generation it reads).
+    pub fn partitions(&mut self) -> &[usize] {
+        self.refresh();
+        &self.assigned
+    }
+
+    /// Picks the generation to read and this member's partitions in it.
+    fn refresh(&mut self) {
+        let group = &self.topic.groups[self.group];
+        // Acquire: pairs with the Release bump in `Bus::subscribe` and
+        // `Drop`, so the member list read below is the one that version
+        // names.
+        let version = group.version.load(Ordering::Acquire);
+        // A hint to take the fast path; the slow path reads the generation
+        // list under its lock.
+        let current = self.topic.gate.current();
+        let settled = self
+            .generation
+            .as_ref()
+            .is_some_and(|g| g.number == current);
+        if settled && version == self.seen_version {
+            return;
+        }
+        if !settled {
+            // Mid-change: seal and retire what can be, then re-pick.
+            self.topic.maintain();
+        }
+        let generations = self.topic.generations();
+        let target = generations
+            .iter()
+            .find(|g| !g.drained_by(self.group))
+            .or(generations.last())
+            .cloned()
+            .expect("a topic always has a generation");
+        let members = group.members.lock().unwrap_or_else(|p| p.into_inner());
+        let me = members.iter().position(|&m| m == self.member).unwrap_or(0);
+        let count = members.len().max(1);
+        self.assigned = (0..target.partitions).filter(|p| p % count == me).collect();
+        self.generation = Some(target);
+        self.seen_version = version;
+    }
+
+    /// Hands ready messages to `handler` without waiting; returns how many.
+    /// Each partition's messages arrive in publish order, and across a
+    /// resize every message of the old generation comes before any of the
+    /// new. While the bus is Critical, batches are unbounded (drain fast).
+    pub fn poll(&mut self, mut handler: impl FnMut(Message<'_>)) -> usize {
+        self.refresh();
+        let critical = self.bus.state.load() >= BackpressureState::Critical;
+        let max = if critical { u64::MAX } else { self.batch };
+        let generation = Arc::clone(self.generation.as_ref().expect("set by refresh"));
+        let rings = &generation.groups[self.group];
+        let mut delivered = 0;
+        for k in 0..self.assigned.len() {
+            let partition = self.assigned[(self.next + k) % self.assigned.len()];
+            // A poller is shared only during a hand-over; skip it if busy.
+            let Ok(mut poller) = rings.pollers[partition].try_lock() else {
+                continue;
+            };
+            let Some(mut guard) = take(&mut poller, max) else {
+                continue;
+            };
+            // Relaxed: only the holder of this poller's mutex writes `tail`.
+            let mut sequence = rings.tail[partition].load(Ordering::Relaxed);
+            let mut n = 0u64;
+            for envelope in &mut guard {
+                sequence += 1;
+                n += 1;
+                handler(Message {
+                    partition: partition as u32,
+                    sequence,
+                    key_hash: envelope.key_hash,
+                    flags: envelope.flags,
+                    word: envelope.word,
+                    bytes: &envelope.bytes,
+                });
+            }
+            drop(guard);
+            // Release: pairs with the Acquire in `Generation::drained_by`.
+            rings.tail[partition].store(sequence, Ordering::Release);
+            let consumed = &rings.consumed[partition];
+            // Relaxed: a statistic with one writer (the poller's holder).
+            consumed.store(consumed.load(Ordering::Relaxed) + n, Ordering::Relaxed);
+            delivered += n as usize;
+        }
+        self.next = self.next.wrapping_add(1);
+        delivered
+    }
+
+    /// Like [`Subscriber::poll`], but waits (per the wait strategy) up to
+    /// `timeout` for at least one message.
+    pub fn poll_wait(&mut self, timeout: Duration, mut handler: impl FnMut(Message<'_>)) -> usize {
+        let started = Instant::now();
+        let deadline = started + timeout;
+        loop {
+            let n = self.poll(&mut handler);
+            if n > 0 {
+                return n;
+            }
+            let now = Instant::now();
+            if now >= deadline {
+                return 0;
+            }
+            match self.wait {
+                WaitStrategy::Spin => std::hint::spin_loop(),
+                WaitStrategy::Yield => std::thread::yield_now(),
+                WaitStrategy::Park if now - started < PARK_SPIN => std::hint::spin_loop(),
+                WaitStrategy::Park => {
+                    let left = deadline.saturating_duration_since(Instant::now());
+                    let generation = Arc::clone(self.generation.as_ref().expect("set by poll"));
+                    let (group, assigned) = (self.group, self.assigned.clone());
+                    self.topic.notifier.park(
+                        || {
+                            assigned.iter().any(|&p| {
+                                generation.groups[group].pollers[p]
+                                    .try_lock()
+                                    .map(|poller| poller.has_available())
+                                    .unwrap_or(true)
+                            })
+                        },
+                        left,
+                    );
+                }
+            }
+        }
+    }
+
+    /// The group this subscriber belongs to.
+    pub fn group(&self) -> &str {
+        &self.topic.groups[self.group].name
+    }
+}
+
+impl Drop for Subscriber {
+    fn drop(&mut self) {
+        let group = &self.topic.groups[self.group];
+        let mut members = group.members.lock().unwrap_or_else(|p| p.into_inner());
+        members.retain(|&m| m != self.member);
+        // Release: pairs with the Acquire in `refresh_assignment`.
+        group.version.fetch_add(1, Ordering::Release);
+        // Relaxed: a statistic.
+        self.topic.subscribers.fetch_sub(1, Ordering::Relaxed);
+    }
+}

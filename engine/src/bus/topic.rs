@@ -1,0 +1,250 @@
+//! A topic: its generations of rings, its subscriber groups, and the
+//! counters publishers leave for the backpressure system.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+
+use crossbeam_utils::CachePadded;
+
+use super::generation::Generation;
+use super::notify::Notifier;
+use super::quiesce::{ActiveSlot, Gate};
+use crate::scalable::BackpressureCell;
+
+/// What a publisher does when a partition's ring is full.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FullPolicy {
+    /// Wait for room (spinning briefly, then yielding and sleeping).
+    Wait,
+    /// Return `Refused(RingFull)`.
+    Refuse,
+    /// Spill to the durable log and replay in order (needs a WAL attached).
+    Spill,
+}
+
+/// How to create a topic.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TopicConfig {
+    /// Partitions; `None` takes `bus.default_partitions`, or when that is
+    /// 0, `expected_subscribers`.
+    pub partitions: Option<usize>,
+    /// Subscribers per group you expect (sizes the default partition count).
+    pub expected_subscribers: usize,
+    /// Hot topics get a ring of `bus.ring_size`; others `bus.max_queue_size`
+    /// rounded up to a power of two.
+    pub hot: bool,
+    /// Critical topics are never shed.
+    pub critical: bool,
+    /// What to do when a ring is full.
+    pub full_policy: FullPolicy,
+    /// Subscriber groups; each sees every message once.
+    pub groups: Vec<String>,
+    /// Overrides the ring size.
+    pub ring_size: Option<usize>,
+}
+
+impl Default for TopicConfig {
+    fn default() -> Self {
+        TopicConfig {
+            partitions: None,
+            expected_subscribers: 1,
+            hot: true,
+            critical: false,
+            full_policy: FullPolicy::Wait,
+            groups: vec!["default".to_owned()],
+            ring_size: None,
+        }
+    }
+}
+
+/// Counters one publisher handle writes (it is their only writer).
+pub(crate) struct PublisherSlots {
+    /// The generation this publisher is publishing into right now.
+    pub(crate) active: CachePadded<ActiveSlot>,
+    pub(crate) published: CachePadded<AtomicU64>,
+    pub(crate) refused: AtomicU64,
+    pub(crate) delayed: AtomicU64,
+}
+
+impl PublisherSlots {
+    /// Single-writer increment: load and store, no locked instruction.
+    #[inline]
+    pub(crate) fn bump(counter: &AtomicU64, by: u64) {
+        // Relaxed (both): only this handle writes; readers (the tick) want a
+        // recent value, not ordering.
+        counter.store(counter.load(Ordering::Relaxed) + by, Ordering::Relaxed);
+    }
+}
+
+/// A subscriber group's membership (its rings live in each generation).
+pub(crate) struct Group {
+    pub(crate) name: String,
+    /// Member ids, sorted; partition p goes to `members[p % len]`.
+    pub(crate) members: Mutex<Vec<u64>>,
+    /// Bumped whenever `members` changes.
+    pub(crate) version: AtomicU64,
+}
+
+/// Publish counts over live and dropped publishers.
+#[derive(Default, Clone, Copy)]
+pub(crate) struct PublisherTotals {
+    pub(crate) published: u64,
+    pub(crate) refused: u64,
+    pub(crate) delayed: u64,
+}
+
+pub(crate) struct Topic {
+    pub(crate) name: String,
+    pub(crate) config: TopicConfig,
+    /// Live generations, oldest first; the last is current. Older ones are
+    /// being drained and are dropped once every group has read them.
+    pub(crate) generations: RwLock<Vec<Arc<Generation>>>,
+    /// Number of the current generation.
+    pub(crate) gate: CachePadded<Gate>,
+    pub(crate) groups: Box<[Group]>,
+    pub(crate) publishers: Mutex<Vec<Arc<PublisherSlots>>>,
+    retired: Mutex<PublisherTotals>,
+    pub(crate) notifier: Notifier,
+    pub(crate) state: BackpressureCell,
+    pub(crate) next_member: AtomicU64,
+    pub(crate) subscribers: AtomicU64,
+    /// Serialises resizes.
+    resizing: Mutex<()>,
+}
+
+impl Topic {
+    pub(crate) fn new(
+        name: &str,
+        config: TopicConfig,
+        partitions: usize,
+        ring_size: usize,
+    ) -> Topic {
+        let first = Arc::new(Generation::new(
+            0,
+            partitions,
+            ring_size,
+            config.groups.len(),
+        ));
+        let groups = config
+            .groups
+            .iter()
+            .map(|name| Group {
+                name: name.clone(),
+                members: Mutex::new(Vec::new()),
+                version: AtomicU64::new(0),
+            })
+            .collect();
+        Topic {
+            name: name.to_owned(),
+            config,
+            generations: RwLock::new(vec![first]),
+            gate: CachePadded::new(Gate::default()),
+            groups,
+            publishers: Mutex::new(Vec::new()),
+            retired: Mutex::new(PublisherTotals::default()),
+            notifier: Notifier::default(),
+            state: BackpressureCell::new(),
+            next_member: AtomicU64::new(0),
+            subscribers: AtomicU64::new(0),
+            resizing: Mutex::new(()),
+        }
+    }
+
+    /// Every live generation, oldest first.
+    pub(crate) fn generations(&self) -> Vec<Arc<Generation>> {
+        self.generations
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// The generation publishers should use now.
+    pub(crate) fn current_generation(&self) -> Arc<Generation> {
+        let generations = self.generations.read().unwrap_or_else(|p| p.into_inner());
+        Arc::clone(generations.last().expect("a topic always has a generation"))
+    }
+
+    /// Registers a publisher's counters.
+    pub(crate) fn attach_publisher(&self) -> Arc<PublisherSlots> {
+        let slots = Arc::new(PublisherSlots {
+            active: CachePadded::new(ActiveSlot::default()),
+            published: CachePadded::new(AtomicU64::new(0)),
+            refused: AtomicU64::new(0),
+            delayed: AtomicU64::new(0),
+        });
+        self.publishers
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(Arc::clone(&slots));
+        slots
+    }
+
+    /// Starts a new generation with new partition count and ring size;
+    /// publishers move to it at their next publish. Returns its number.
+    pub(crate) fn resize(&self, partitions: usize, ring_size: usize) -> u64 {
+        let _one = self.resizing.lock().unwrap_or_else(|p| p.into_inner());
+        let mut generations = self.generations.write().unwrap_or_else(|p| p.into_inner());
+        let number = generations.last().map_or(0, |g| g.number + 1);
+        generations.push(Arc::new(Generation::new(
+            number,
+            partitions,
+            ring_size,
+            self.groups.len(),
+        )));
+        self.gate.advance(number);
+        drop(generations);
+        self.maintain();
+        number
+    }
+
+    /// Seals old generations no publisher is publishing into, and drops
+    /// those every group has drained. Called after a resize and on the tick.
+    pub(crate) fn maintain(&self) {
+        let publishers = self
+            .publishers
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
+        let mut generations = self.generations.write().unwrap_or_else(|p| p.into_inner());
+        // Read under the write lock: `resize` advances it under the same
+        // lock, so this is the last generation's number and the current one
+        // is never sealed.
+        let current = self.gate.current();
+        for g in generations
+            .iter()
+            .filter(|g| g.number != current && g.sealed.get().is_none())
+        {
+            if self
+                .gate
+                .quiescent(g.number, publishers.iter().map(|s| &*s.active))
+            {
+                g.seal();
+            }
+        }
+        let groups = self.groups.len();
+        generations.retain(|g| g.number == current || !(0..groups).all(|k| g.drained_by(k)));
+    }
+
+    /// Totals over live and retired publishers; folds dropped handles into
+    /// `retired` so the list stays bounded by live handles.
+    pub(crate) fn publisher_totals(&self) -> PublisherTotals {
+        let mut retired = self.retired.lock().unwrap_or_else(|p| p.into_inner());
+        let mut live = self.publishers.lock().unwrap_or_else(|p| p.into_inner());
+        let fold = |into: &mut PublisherTotals, s: &PublisherSlots| {
+            // Relaxed: statistics written by one publisher each.
+            into.published += s.published.load(Ordering::Relaxed);
+            into.refused += s.refused.load(Ordering::Relaxed);
+            into.delayed += s.delayed.load(Ordering::Relaxed);
+        };
+        let mut out = *retired;
+        live.retain(|s| {
+            let dropped = Arc::strong_count(s) == 1;
+            if dropped {
+                fold(&mut retired, s);
+            }
+            fold(&mut out, s);
+            !dropped
+        });
+        out
+    }
+}

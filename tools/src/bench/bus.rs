@@ -1,0 +1,118 @@
+//! Scenario `bus`: Keel's bus against the raw disruptor, crossbeam-channel
+//! and std mpsc, one producer and one consumer, u64 payloads; plus Keel's
+//! latency at 1,000,000 msgs/s offered.
+
+use std::time::Duration;
+
+use keel_benches::bus::{crossbeam, keel, keel_latency, rate, raw_disruptor, std_mpsc};
+
+use super::measure::median;
+use super::{BenchError, BenchOptions, Comparison, Progress, Scenario, ScenarioResult};
+
+pub fn scenario() -> Scenario {
+    Scenario {
+        name: "bus",
+        about: "1 producer -> 1 consumer, u64 payloads: Keel single and batch-64 publish vs the raw disruptor \
+                (single, batch-64), crossbeam-channel bounded(65536), std sync_channel(65536); Keel \
+                publish-to-handler latency p50/p99 at 1,000,000 msgs/s offered",
+        steps: 7,
+        run,
+    }
+}
+
+fn best_rate(rounds: usize, n: u64, mut once: impl FnMut() -> Duration) -> f64 {
+    let mut rates: Vec<f64> = (0..rounds).map(|_| rate(n, once())).collect();
+    median(&mut rates)
+}
+
+fn run(opts: &BenchOptions, progress: &mut Progress) -> Result<ScenarioResult, BenchError> {
+    let (rounds, n, latency_for) = if opts.quick {
+        (3, 2_000_000, Duration::from_millis(300))
+    } else {
+        (7, 10_000_000, Duration::from_secs(2))
+    };
+    progress.step("keel single publish");
+    let keel_single = best_rate(rounds, n, || keel(1, 1, n, false));
+    progress.step("keel batch publish (64)");
+    let keel_batch = best_rate(rounds, n, || keel(1, 1, n, true));
+    progress.step("disruptor single publish");
+    let disruptor_single = best_rate(rounds, n, || raw_disruptor(n, false));
+    progress.step("disruptor batch publish (64)");
+    let disruptor_batch = best_rate(rounds, n, || raw_disruptor(n, true));
+    progress.step("crossbeam-channel bounded(65536)");
+    let crossbeam = best_rate(rounds, n, || crossbeam(n));
+    progress.step("std sync_channel(65536)");
+    let std = best_rate(rounds, n, || std_mpsc(n));
+    progress.step("keel latency at 1M msgs/s offered");
+    let h = keel_latency(1_000_000, latency_for);
+    Ok(ScenarioResult {
+        name: "bus",
+        metrics: vec![
+            ("keel_single_msgs_per_s", keel_single),
+            ("keel_batch_msgs_per_s", keel_batch),
+            ("disruptor_single_msgs_per_s", disruptor_single),
+            ("disruptor_batch_msgs_per_s", disruptor_batch),
+            ("crossbeam_msgs_per_s", crossbeam),
+            ("std_mpsc_msgs_per_s", std),
+            (
+                "keel_p50_latency_ns_at_1m",
+                h.value_at_quantile(0.50) as f64,
+            ),
+            (
+                "keel_p99_latency_ns_at_1m",
+                h.value_at_quantile(0.99) as f64,
+            ),
+        ],
+        comparisons: vec![
+            Comparison {
+                what: "single publish vs crossbeam",
+                keel: "keel_single_msgs_per_s",
+                peer: Some("crossbeam_msgs_per_s"),
+                unit: "msgs/s",
+                lower_is_better: false,
+            },
+            Comparison {
+                what: "single publish vs raw disruptor",
+                keel: "keel_single_msgs_per_s",
+                peer: Some("disruptor_single_msgs_per_s"),
+                unit: "msgs/s",
+                lower_is_better: false,
+            },
+            Comparison {
+                what: "batch-64 publish vs raw disruptor",
+                keel: "keel_batch_msgs_per_s",
+                peer: Some("disruptor_batch_msgs_per_s"),
+                unit: "msgs/s",
+                lower_is_better: false,
+            },
+            Comparison {
+                what: "batch-64 publish vs crossbeam",
+                keel: "keel_batch_msgs_per_s",
+                peer: Some("crossbeam_msgs_per_s"),
+                unit: "msgs/s",
+                lower_is_better: false,
+            },
+            Comparison {
+                what: "single publish vs std mpsc",
+                keel: "keel_single_msgs_per_s",
+                peer: Some("std_mpsc_msgs_per_s"),
+                unit: "msgs/s",
+                lower_is_better: false,
+            },
+            Comparison {
+                what: "latency p50 at 1M msgs/s",
+                keel: "keel_p50_latency_ns_at_1m",
+                peer: None,
+                unit: "ns",
+                lower_is_better: true,
+            },
+            Comparison {
+                what: "latency p99 at 1M msgs/s",
+                keel: "keel_p99_latency_ns_at_1m",
+                peer: None,
+                unit: "ns",
+                lower_is_better: true,
+            },
+        ],
+    })
+}
