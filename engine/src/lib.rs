@@ -35,6 +35,8 @@
 #![deny(unsafe_op_in_unsafe_fn)]
 #![warn(missing_docs)]
 
+pub mod bus;
+mod cache;
 mod clock;
 pub mod config;
 mod engine;
@@ -45,6 +47,11 @@ mod sync;
 mod table;
 mod world;
 
+pub use cache::{
+    default_weight, BackingError, BackingStore, BoundedCache, CacheBuilder, CacheError, CacheStats,
+    EvictionCause, EvictionListener, EvictionPolicy, MemoryBackingStore, Weigher, WritePolicy,
+    DEFAULT_RAM_SHARE_PERCENT, ENTRY_OVERHEAD_BYTES, MAX_ENTRIES_LIMIT,
+};
 pub use clock::{Clock, MonotonicClock, SimClock};
 pub use config::{Config, ConfigError};
 pub use engine::{Engine, EngineError};

@@ -1,6 +1,8 @@
 //! Keel's integration tests live in `tests/`, one file per area and
 //! scenario. This library holds helpers they share.
 
+pub mod wal_support;
+
 use keel_engine::{Col, TableId, World};
 
 /// A breaker-like table used by scheduler tests: counters, a state byte and

@@ -1,6 +1,7 @@
 //! `keel`: the benchmark harness and inspection tools.
 
 mod bench;
+mod wal;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -31,6 +32,11 @@ enum Command {
         #[arg(long)]
         list: bool,
     },
+    /// Inspect or verify WAL segments.
+    Wal {
+        #[command(subcommand)]
+        action: wal::WalCommand,
+    },
 }
 
 fn main() -> ExitCode {
@@ -56,6 +62,7 @@ fn main() -> ExitCode {
                 bench::run(&scenarios, quick, json.as_deref())
             }
         }
+        Command::Wal { action } => return wal::run(action),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

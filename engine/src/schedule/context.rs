@@ -63,10 +63,9 @@ impl<'a> SystemContext<'a> {
         let table = self.world.table(col.id.table)?;
         let column = table.checked_column::<T>(col.id)?;
         let (start, end) = self.range_of(table);
-        // SAFETY: T checked; start <= end <= len <= capacity. No one writes
-        // these elements meanwhile: systems that write this column are in
-        // other stages, and this system's own writers of it are either other
-        // chunks (disjoint rows) or refused above via `lent_exclusive`.
+        // SAFETY: T checked; start <= end <= len <= capacity; no writer: those
+        // of this column run in other stages, this system's other chunks have
+        // disjoint rows, and a write borrow here was refused above.
         Ok(unsafe { column.slice::<T>(start, end) })
     }
 
@@ -81,11 +80,11 @@ impl<'a> SystemContext<'a> {
         let table = self.world.table(col.id.table)?;
         let column = table.checked_column::<T>(col.id)?;
         let (start, end) = self.range_of(table);
-        // SAFETY: T checked; start <= end <= len <= capacity. Exclusive: the
-        // scheduler runs no other system touching this column in this
-        // stage; other chunks of this system get disjoint row ranges (and a
-        // split system may write only its split table, checked when it was
-        // added); `lent_*` refuse a second borrow within this run.
+        // Exclusive: no other system touching this column runs in this stage;
+        // other chunks of this system get disjoint rows (a split system may
+        // write only its split table, checked when it was added).
+        // SAFETY: T checked; start <= end <= len <= capacity; exclusive as
+        // above, and `lent_*` refuse a second borrow within this run.
         Ok(unsafe { column.slice_mut_unchecked::<T>(start, end) })
     }
 

@@ -1,10 +1,13 @@
 //! The `keel bench` harness: scenarios, progress display, results table and
 //! JSON report.
 
+mod bus;
+mod cache;
 mod measure;
 mod progress;
 mod report;
 mod tick;
+mod wal;
 
 use std::path::Path;
 
@@ -47,7 +50,12 @@ pub struct Scenario {
 }
 
 fn scenarios() -> Vec<Scenario> {
-    vec![tick::scenario()]
+    vec![
+        tick::scenario(),
+        bus::scenario(),
+        cache::scenario(),
+        wal::scenario(),
+    ]
 }
 
 /// Prints every scenario and what it measures.
