@@ -17,6 +17,7 @@
 //! assert_eq!(got, vec![b"hello".to_vec()]);
 //! ```
 
+mod barrier;
 #[allow(clippy::module_inception)]
 mod bus;
 mod generation;

@@ -20,6 +20,10 @@ pub struct Publisher {
     pub(crate) topic: Arc<Topic>,
     /// The generation `producers` belong to.
     pub(crate) generation: Arc<Generation>,
+    /// Copies of the generation's number and ring size, so publishing
+    /// reads only this handle's memory.
+    pub(crate) generation_number: u64,
+    pub(crate) ring_size: usize,
     pub(crate) producers: Vec<RingProducer>,
     pub(crate) heads: Arc<HeadSlots>,
     pub(crate) slots: Arc<PublisherSlots>,
@@ -116,6 +120,8 @@ impl Publisher {
                 // Dropping the old clones lets the old rings shut down.
                 self.producers = producers;
                 self.heads = heads;
+                self.generation_number = generation.number;
+                self.ring_size = generation.ring_size;
                 self.generation = generation;
                 self.next_partition = 0;
                 return;
@@ -136,7 +142,7 @@ impl Publisher {
             return Ok(PublishOutcome::Refused(Refusal::Shedding));
         }
         self.enter();
-        let ring_size = self.generation.ring_size;
+        let ring_size = self.ring_size;
         if n > ring_size {
             self.slots.active.exit();
             return Err(BusError::PayloadTooLarge {

@@ -1,11 +1,17 @@
 //! The hand-shake that lets a topic retire a generation of rings while
 //! publishers run: each publisher marks the generation it is publishing
 //! into (`ActiveSlot`), the topic advances `current`, and a generation is
-//! quiescent once no slot names it. A Dekker pair of SeqCst fences makes it
-//! exact: either the publisher sees the new number after marking itself, or
-//! the sealer sees the mark and waits.
+//! quiescent once no slot names it. A Dekker pair of fences makes it exact:
+//! either the publisher sees the new number after marking itself, or the
+//! sealer sees the mark and waits.
+//!
+//! The fences are asymmetric (`barrier.rs`): the publisher's, on every
+//! publish, is a compiler fence; the sealer's, once per resize, is a
+//! `membarrier` system call that makes every thread of the process run a
+//! full barrier. Where `membarrier` is missing both are SeqCst fences.
 
-use crate::sync::{fence, AtomicU64, Ordering};
+use super::barrier;
+use crate::sync::{AtomicU64, Ordering};
 
 /// `ActiveSlot` value outside a publish.
 pub(crate) const IDLE: u64 = u64::MAX;
@@ -53,10 +59,10 @@ impl Gate {
         number: u64,
         slots: impl IntoIterator<Item = &'a ActiveSlot>,
     ) -> bool {
-        // SeqCst fence: pairs with the fence in `ActiveSlot::enter` (store
-        // current / fence / load active vs store active / fence / load
-        // current): one side sees the other's store.
-        fence(Ordering::SeqCst);
+        // Heavy fence: pairs with the light fence in `ActiveSlot::enter`
+        // (store current / fence / load active vs store active / fence /
+        // load current): one side sees the other's store.
+        barrier::heavy();
         // Acquire: pairs with the Release in `exit`, so the publisher's
         // writes before it (head sequences) are visible to the sealer.
         slots
@@ -70,9 +76,9 @@ impl ActiveSlot {
     /// `number` is no longer current: move to the current generation first.
     #[inline]
     pub(crate) fn enter(&self, number: u64, gate: &Gate) -> bool {
-        // Relaxed + SeqCst fence: see `Gate::quiescent`.
+        // Relaxed + light fence: see `Gate::quiescent`.
         self.active.store(number, Ordering::Relaxed);
-        fence(Ordering::SeqCst);
+        barrier::light();
         if gate.current.load(Ordering::Relaxed) == number {
             return true;
         }

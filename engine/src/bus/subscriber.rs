@@ -111,7 +111,9 @@ impl Subscriber {
         self.refresh();
         let critical = self.bus.state.load() >= BackpressureState::Critical;
         let max = if critical { u64::MAX } else { self.batch };
-        let generation = Arc::clone(self.generation.as_ref().expect("set by refresh"));
+        // Borrowed, not cloned: a clone per poll would write the
+        // generation's reference count, a line publishers read.
+        let generation = self.generation.as_ref().expect("set by refresh");
         let rings = &generation.groups[self.group];
         let mut delivered = 0;
         for k in 0..self.assigned.len() {

@@ -1,0 +1,105 @@
+//! Asymmetric memory barriers: a cheap `light` fence for the hot path and
+//! an expensive `heavy` one for the rare side, which together order like a
+//! pair of SeqCst fences.
+//!
+//! On Linux, `heavy` is `membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED)`: the
+//! kernel interrupts every CPU running a thread of this process and runs a
+//! full barrier there, so a `light` compiler fence suffices on the other
+//! side. Registration happens once (`init`, called when a bus is created);
+//! if the kernel lacks the command, both sides use SeqCst fences. Under
+//! loom and Miri, both are SeqCst fences, so the models check the protocol.
+
+use std::sync::OnceLock;
+
+#[cfg(not(loom))]
+use std::sync::atomic::compiler_fence;
+
+use crate::sync::{fence, Ordering};
+
+/// `MEMBARRIER_CMD_PRIVATE_EXPEDITED` from `linux/membarrier.h`.
+#[cfg(all(target_os = "linux", not(miri), not(loom)))]
+const PRIVATE_EXPEDITED: libc::c_long = 1 << 3;
+/// `MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED`.
+#[cfg(all(target_os = "linux", not(miri), not(loom)))]
+const REGISTER_PRIVATE_EXPEDITED: libc::c_long = 1 << 4;
+
+static EXPEDITED: OnceLock<bool> = OnceLock::new();
+
+#[cfg(all(target_os = "linux", not(miri), not(loom)))]
+fn membarrier(cmd: libc::c_long) -> libc::c_long {
+    // SAFETY: membarrier takes two integer arguments and a CPU id, touches
+    // no memory of ours, and reports failure through its return value.
+    unsafe {
+        libc::syscall(
+            libc::SYS_membarrier,
+            cmd,
+            0 as libc::c_long,
+            0 as libc::c_long,
+        )
+    }
+}
+
+fn register() -> bool {
+    #[cfg(all(target_os = "linux", not(miri), not(loom)))]
+    {
+        let supported = membarrier(0);
+        supported >= 0
+            && supported & PRIVATE_EXPEDITED != 0
+            && membarrier(REGISTER_PRIVATE_EXPEDITED) == 0
+    }
+    #[cfg(not(all(target_os = "linux", not(miri), not(loom))))]
+    {
+        false
+    }
+}
+
+/// Registers the process for expedited membarrier (idempotent).
+pub(crate) fn init() {
+    EXPEDITED.get_or_init(register);
+}
+
+fn expedited() -> bool {
+    *EXPEDITED.get_or_init(register)
+}
+
+/// The hot side's fence.
+#[inline]
+pub(crate) fn light() {
+    #[cfg(not(loom))]
+    if expedited() {
+        compiler_fence(Ordering::SeqCst);
+        return;
+    }
+    fence(Ordering::SeqCst);
+}
+
+/// The rare side's fence.
+pub(crate) fn heavy() {
+    #[cfg(all(target_os = "linux", not(miri), not(loom)))]
+    if expedited() {
+        // After registration the command cannot fail; if it ever did, the
+        // light side's ordering would be gone, so stop rather than go on.
+        let rc = membarrier(PRIVATE_EXPEDITED);
+        assert_eq!(
+            rc,
+            0,
+            "membarrier failed after registration: {}",
+            std::io::Error::last_os_error()
+        );
+        return;
+    }
+    // Without membarrier, `light` is a SeqCst fence too.
+    fence(Ordering::SeqCst);
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    #[test]
+    fn both_fences_run_and_registration_is_stable() {
+        super::init();
+        let first = super::expedited();
+        super::light();
+        super::heavy();
+        assert_eq!(super::expedited(), first);
+    }
+}
