@@ -4,7 +4,6 @@
 //! sequence its receipt named, and each thread's records are in order.
 
 use std::collections::{BTreeMap, HashSet};
-use std::io::Read;
 use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::Duration;
@@ -37,19 +36,42 @@ fn wal_sigkill_loses_no_acknowledged_record() {
             .stderr(Stdio::inherit())
             .spawn()
             .expect("spawn child");
-        let mut stdout = child.stdout.take().unwrap();
+        let stdout = child.stdout.take().unwrap();
+        // Lines go through a channel so the kill can wait for the first
+        // acknowledgement: on a loaded machine the child's start-up and
+        // first sync can outlast any fixed delay.
+        let (lines_tx, lines) = std::sync::mpsc::channel::<String>();
         let reader = std::thread::spawn(move || {
-            let mut text = String::new();
-            stdout.read_to_string(&mut text).expect("child stdout");
-            text
+            use std::io::BufRead;
+            let mut stdout = std::io::BufReader::new(stdout);
+            loop {
+                let mut line = String::new();
+                match stdout.read_line(&mut line) {
+                    Ok(0) | Err(_) => break,
+                    // Only complete lines: a kill may land mid-print.
+                    Ok(_) if line.ends_with('\n') => {
+                        let _ = lines_tx.send(line);
+                    }
+                    Ok(_) => {}
+                }
+            }
         });
+        let mut text = String::new();
+        // Every fourth run dies at a random point of start-up (open and
+        // recovery); the others at a random point after they started
+        // acknowledging.
+        if run % 4 != 0 {
+            if let Ok(first) = lines.recv_timeout(Duration::from_secs(20)) {
+                text.push_str(&first);
+            }
+        }
         std::thread::sleep(Duration::from_micros(rng.range(500, 25_000)));
         child.kill().expect("SIGKILL child");
         let status = child.wait().expect("wait child");
         assert!(!status.success(), "child exited by itself: {status}");
-        let text = reader.join().unwrap();
-        // Only complete lines: a kill may land mid-print.
-        let complete = &text[..text.rfind('\n').map_or(0, |i| i + 1)];
+        reader.join().unwrap();
+        text.extend(lines.try_iter());
+        let complete = text.as_str();
         for line in complete.lines() {
             let f: Vec<u64> = line.split(' ').map(|x| x.parse().unwrap()).collect();
             acked.push((f[0] as u32, f[1] as u32, f[2], f[3]));
