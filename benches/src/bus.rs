@@ -19,12 +19,15 @@ pub const CAPACITY: usize = 65_536;
 /// Messages per batch publish.
 pub const BATCH: usize = 64;
 
-fn bus_with_topic(groups: usize) -> Bus {
+/// A bus with one single-partition topic; single-writer when one producer
+/// feeds it (the crate's single-producer claim, as the raw peer uses).
+fn bus_with_topic(groups: usize, single_writer: bool) -> Bus {
     let bus = Bus::new(&BusConfig::default(), Arc::new(EventLog::new(64)));
     let config = TopicConfig {
         partitions: Some(1),
         ring_size: Some(CAPACITY),
         groups: (0..groups).map(|g| format!("g{g}")).collect(),
+        single_writer,
         ..TopicConfig::default()
     };
     bus.create_topic("bench", config).expect("valid topic");
@@ -35,7 +38,7 @@ fn bus_with_topic(groups: usize) -> Bus {
 /// or in batches of [`BATCH`]); `groups` consumer threads each read all of
 /// them. Returns the wall time from the first publish to the last read.
 pub fn keel(producers: usize, groups: usize, per_producer: u64, batch: bool) -> Duration {
-    let bus = bus_with_topic(groups);
+    let bus = bus_with_topic(groups, producers == 1);
     let total = per_producer * producers as u64;
     let consumers: Vec<_> = (0..groups)
         .map(|g| {
@@ -174,7 +177,7 @@ pub fn std_mpsc(n: u64) -> Duration {
 /// for `duration`: each message carries its publish time; the consumer
 /// spins and records `now - sent`. Returns the histogram (ns).
 pub fn keel_latency(rate_per_s: u64, duration: Duration) -> Histogram<u64> {
-    let bus = bus_with_topic(1);
+    let bus = bus_with_topic(1, true);
     let mut sub = bus.subscribe("bench", "g0").expect("group exists");
     sub.set_wait_strategy(WaitStrategy::Spin);
     let mut publisher = bus.publisher("bench").expect("topic exists");

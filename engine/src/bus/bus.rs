@@ -3,6 +3,7 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 
+use super::generation::AttachError;
 use super::outcome::BusError;
 use super::publisher::Publisher;
 use super::subscriber::{Subscriber, WaitStrategy};
@@ -171,9 +172,13 @@ impl Bus {
         let slots = topic.attach_publisher();
         let (generation, producers, heads) = loop {
             let generation = topic.current_generation();
-            // A generation sealed meanwhile refuses; take the next current.
-            if let Some((producers, heads)) = generation.attach() {
-                break (generation, producers, heads);
+            match generation.attach() {
+                Ok((producers, heads)) => break (generation, producers, heads),
+                // Sealed meanwhile: take the next current one.
+                Err(AttachError::Sealed) => continue,
+                Err(AttachError::Taken) => {
+                    return Err(BusError::SingleWriterTaken(topic.name.clone()))
+                }
             }
         };
         Ok(Publisher {

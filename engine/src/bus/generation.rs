@@ -17,6 +17,15 @@ use crossbeam_utils::CachePadded;
 
 use super::ring::{build_ring, RingPoller, RingProducer};
 
+/// Why a publisher could not join a generation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum AttachError {
+    /// The generation is sealed: join the current one.
+    Sealed,
+    /// A single-writer topic already has its writer.
+    Taken,
+}
+
 /// A group's readers of one generation.
 pub(crate) struct GroupRings {
     pub(crate) pollers: Box<[Mutex<RingPoller>]>,
@@ -55,11 +64,12 @@ impl Generation {
         partitions: usize,
         ring_size: usize,
         groups: usize,
+        single_writer: bool,
     ) -> Generation {
         let mut producers = Vec::with_capacity(partitions);
         let mut pollers: Vec<Vec<Mutex<RingPoller>>> = (0..groups).map(|_| Vec::new()).collect();
         for _ in 0..partitions {
-            let (producer, group_pollers) = build_ring(ring_size, groups);
+            let (producer, group_pollers) = build_ring(ring_size, groups, single_writer);
             producers.push(producer);
             for (g, p) in group_pollers.into_iter().enumerate() {
                 pollers[g].push(Mutex::new(p));
@@ -84,14 +94,26 @@ impl Generation {
         }
     }
 
-    /// Producers and head slots for a publisher joining this generation;
-    /// `None` once sealed.
-    pub(crate) fn attach(&self) -> Option<(Vec<RingProducer>, Arc<HeadSlots>)> {
-        let producers = self
-            .producers
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone()?;
+    /// Producers and head slots for a publisher joining this generation:
+    /// clones on a multi-writer topic, the producers themselves on a
+    /// single-writer one (until [`Generation::detach`] returns them).
+    /// `Err(Sealed)` once sealed, `Err(Taken)` if the single writer is
+    /// attached.
+    pub(crate) fn attach(&self) -> Result<(Vec<RingProducer>, Arc<HeadSlots>), AttachError> {
+        let mut templates = self.producers.lock().unwrap_or_else(|p| p.into_inner());
+        let producers = match templates.as_mut() {
+            None if self.sealed.get().is_some() => return Err(AttachError::Sealed),
+            None => return Err(AttachError::Taken),
+            Some(list) => match list
+                .iter()
+                .map(RingProducer::try_clone)
+                .collect::<Option<Vec<_>>>()
+            {
+                Some(clones) => clones,
+                None => templates.take().expect("matched Some"),
+            },
+        };
+        drop(templates);
         let slots = Arc::new(HeadSlots {
             head: counters(self.partitions, || AtomicI64::new(-1)),
         });
@@ -99,7 +121,17 @@ impl Generation {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .push(Arc::clone(&slots));
-        Some((producers, slots))
+        Ok((producers, slots))
+    }
+
+    /// A single writer's producers coming back (its handle was dropped or
+    /// moved on), so another writer can attach. Dropped if sealed.
+    pub(crate) fn detach(&self, producers: Vec<RingProducer>) {
+        let single = producers.first().is_some_and(|p| p.try_clone().is_none());
+        let mut templates = self.producers.lock().unwrap_or_else(|p| p.into_inner());
+        if single && self.sealed.get().is_none() {
+            *templates = Some(producers);
+        }
     }
 
     /// Highest sequence published per partition so far.
@@ -122,11 +154,11 @@ impl Generation {
     /// Drops the producer templates so the rings shut down when drained.
     pub(crate) fn seal(&self) {
         let heads = self.heads().into_boxed_slice();
+        // Under the producers' lock, so `attach` and `detach` see sealed and
+        // taken together.
+        let mut templates = self.producers.lock().unwrap_or_else(|p| p.into_inner());
         let _ = self.sealed.set(heads);
-        self.producers
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .take();
+        templates.take();
     }
 
     /// Published and not yet consumed by the slowest group, per partition.

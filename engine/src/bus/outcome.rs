@@ -97,6 +97,9 @@ pub enum BusError {
     /// A topic needs at least one subscriber group.
     #[error("topic `{0}` needs at least one subscriber group")]
     NoGroups(String),
+    /// A single-writer topic already has a live publisher.
+    #[error("topic `{0}` is single-writer and already has a publisher")]
+    SingleWriterTaken(String),
     /// The spill policy needs a durable log to spill to.
     #[error("topic `{0}`: the spill policy needs a durable log; none is attached to this bus")]
     SpillUnavailable(String),

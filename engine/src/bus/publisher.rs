@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::bus::BusShared;
-use super::generation::{Generation, HeadSlots};
+use super::generation::{AttachError, Generation, HeadSlots};
 use super::message::{stable_hash, Envelope, FLAG_BACKPRESSURE, FLAG_KEYED};
 use super::outcome::{BusError, PublishOutcome, Refusal};
 use super::ring::{Full, RingProducer};
@@ -100,31 +100,40 @@ impl Publisher {
     /// Enters a publish: marks this handle active in its generation, and if
     /// that generation is no longer current, moves to the current one first.
     #[inline]
-    fn enter(&mut self) {
+    fn enter(&mut self) -> Result<(), BusError> {
         while !self
             .slots
             .active
-            .enter(self.generation.number, &self.topic.gate)
+            .enter(self.generation_number, &self.topic.gate)
         {
-            self.move_to_current();
+            self.move_to_current()?;
         }
+        Ok(())
     }
 
     #[cold]
-    fn move_to_current(&mut self) {
+    fn move_to_current(&mut self) -> Result<(), BusError> {
         loop {
             let generation = self.topic.current_generation();
-            // A generation sealed between the two calls refuses to attach:
-            // take the next current one.
-            if let Some((producers, heads)) = generation.attach() {
-                // Dropping the old clones lets the old rings shut down.
-                self.producers = producers;
-                self.heads = heads;
-                self.generation_number = generation.number;
-                self.ring_size = generation.ring_size;
-                self.generation = generation;
-                self.next_partition = 0;
-                return;
+            match generation.attach() {
+                Ok((producers, heads)) => {
+                    // A single writer's old producers go back to their
+                    // generation (dropped there once it is sealed); clones
+                    // just drop, letting the old rings shut down.
+                    let old = std::mem::replace(&mut self.producers, producers);
+                    self.generation.detach(old);
+                    self.heads = heads;
+                    self.generation_number = generation.number;
+                    self.ring_size = generation.ring_size;
+                    self.generation = generation;
+                    self.next_partition = 0;
+                    return Ok(());
+                }
+                // Sealed between the two calls: take the next current one.
+                Err(AttachError::Sealed) => continue,
+                Err(AttachError::Taken) => {
+                    return Err(BusError::SingleWriterTaken(self.topic.name.clone()))
+                }
             }
         }
     }
@@ -141,7 +150,7 @@ impl Publisher {
             PublisherSlots::bump(&self.slots.refused, 1);
             return Ok(PublishOutcome::Refused(Refusal::Shedding));
         }
-        self.enter();
+        self.enter()?;
         let ring_size = self.ring_size;
         if n > ring_size {
             self.slots.active.exit();
@@ -253,5 +262,13 @@ impl Publisher {
     /// Partitions of the generation this handle publishes into.
     pub fn partitions(&self) -> usize {
         self.producers.len()
+    }
+}
+
+impl Drop for Publisher {
+    fn drop(&mut self) {
+        // A single writer hands its producers back so a new publisher can
+        // attach; clones of a multi-writer ring just drop.
+        self.generation.detach(std::mem::take(&mut self.producers));
     }
 }

@@ -8,7 +8,6 @@ use std::time::{Duration, Instant};
 use super::bus::BusShared;
 use super::generation::Generation;
 use super::message::Message;
-use super::ring::take;
 use super::topic::Topic;
 use crate::scalable::BackpressureState;
 
@@ -122,15 +121,10 @@ impl Subscriber {
             let Ok(mut poller) = rings.pollers[partition].try_lock() else {
                 continue;
             };
-            let Some(mut guard) = take(&mut poller, max) else {
-                continue;
-            };
             // Relaxed: only the holder of this poller's mutex writes `tail`.
             let mut sequence = rings.tail[partition].load(Ordering::Relaxed);
-            let mut n = 0u64;
-            for envelope in &mut guard {
+            let n = poller.drain(max, |envelope| {
                 sequence += 1;
-                n += 1;
                 handler(Message {
                     partition: partition as u32,
                     sequence,
@@ -139,8 +133,10 @@ impl Subscriber {
                     word: envelope.word,
                     bytes: &envelope.bytes,
                 });
+            });
+            if n == 0 {
+                continue;
             }
-            drop(guard);
             // Release: pairs with the Acquire in `Generation::drained_by`.
             rings.tail[partition].store(sequence, Ordering::Release);
             let consumed = &rings.consumed[partition];

@@ -41,6 +41,10 @@ pub struct TopicConfig {
     pub groups: Vec<String>,
     /// Overrides the ring size.
     pub ring_size: Option<usize>,
+    /// At most one publisher at a time: the ring uses the crate's
+    /// single-producer claim (no atomic read-modify-write per publish).
+    /// A second `Bus::publisher` is refused while the first lives.
+    pub single_writer: bool,
 }
 
 impl Default for TopicConfig {
@@ -53,6 +57,7 @@ impl Default for TopicConfig {
             full_policy: FullPolicy::Wait,
             groups: vec!["default".to_owned()],
             ring_size: None,
+            single_writer: false,
         }
     }
 }
@@ -124,6 +129,7 @@ impl Topic {
             partitions,
             ring_size,
             config.groups.len(),
+            config.single_writer,
         ));
         let groups = config
             .groups
@@ -190,6 +196,7 @@ impl Topic {
             partitions,
             ring_size,
             self.groups.len(),
+            self.config.single_writer,
         )));
         self.gate.advance(number);
         drop(generations);
