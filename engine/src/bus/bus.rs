@@ -295,7 +295,7 @@ impl Bus {
             topic.maintain();
             let mut fullest = 0.0f64;
             for generation in topic.generations() {
-                let depths = generation.depths();
+                let depths = generation.depths(&generation.heads());
                 let deepest = depths.iter().copied().max().unwrap_or(0);
                 fullest = fullest.max(deepest as f64 / generation.ring_size as f64);
                 used += depths.iter().sum::<u64>();
@@ -509,7 +509,7 @@ impl Scalable for Bus {
             for generation in topic.generations() {
                 let heads = generation.heads();
                 let gen = generation.number.to_string();
-                for (p, depth) in generation.depths().iter().enumerate() {
+                for (p, depth) in generation.depths(&heads).iter().enumerate() {
                     let ps = p.to_string();
                     let l = [
                         ("topic", topic.name.as_str()),

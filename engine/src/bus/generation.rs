@@ -162,8 +162,8 @@ impl Generation {
     }
 
     /// Published and not yet consumed by the slowest group, per partition.
-    pub(crate) fn depths(&self) -> Vec<u64> {
-        let heads = self.heads();
+    /// `heads` is what [`Generation::heads`] returned.
+    pub(crate) fn depths(&self, heads: &[i64]) -> Vec<u64> {
         (0..self.partitions)
             .map(|p| {
                 // Relaxed: statistics written by each group's reader.

@@ -10,7 +10,7 @@ use super::generation::{AttachError, Generation, HeadSlots};
 use super::message::{stable_hash, Envelope, FLAG_BACKPRESSURE, FLAG_KEYED};
 use super::outcome::{BusError, PublishOutcome, Refusal};
 use super::ring::{Full, RingProducer};
-use super::topic::{FullPolicy, PublisherSlots, Topic};
+use super::topic::{bump, FullPolicy, PublisherSlots, Topic};
 use crate::scalable::BackpressureState;
 
 /// Publishes to one topic. Not `Clone`: make one per thread with
@@ -147,7 +147,7 @@ impl Publisher {
     ) -> Result<PublishOutcome, BusError> {
         let state = self.bus.state.load().max(self.topic.state.load());
         if state == BackpressureState::Shedding && !self.topic.config.critical {
-            PublisherSlots::bump(&self.slots.refused, 1);
+            bump(&self.slots.refused, 1);
             return Ok(PublishOutcome::Refused(Refusal::Shedding));
         }
         self.enter()?;
@@ -163,16 +163,16 @@ impl Publisher {
         // After the head store, so a sealer that sees us out sees the head.
         self.slots.active.exit();
         let Some(()) = published else {
-            PublisherSlots::bump(&self.slots.refused, 1);
+            bump(&self.slots.refused, 1);
             return Ok(PublishOutcome::Refused(Refusal::RingFull));
         };
-        PublisherSlots::bump(&self.slots.published, n as u64);
+        bump(&self.slots.published, n as u64);
         self.topic.notifier.notify();
         Ok(match state {
             BackpressureState::Normal => PublishOutcome::Accepted,
             BackpressureState::Warning => PublishOutcome::AcceptedWithBackpressure,
             _ => {
-                PublisherSlots::bump(&self.slots.delayed, 1);
+                bump(&self.slots.delayed, 1);
                 // Relaxed: the tick's latest figure is good enough.
                 PublishOutcome::Delayed(Duration::from_nanos(
                     self.bus.delay_ns.load(Ordering::Relaxed),

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use super::bus::BusShared;
 use super::generation::Generation;
 use super::message::Message;
-use super::topic::Topic;
+use super::topic::{bump, Topic};
 use crate::scalable::BackpressureState;
 
 /// How long the Park strategy spin-polls before it parks.
@@ -139,9 +139,8 @@ impl Subscriber {
             }
             // Release: pairs with the Acquire in `Generation::drained_by`.
             rings.tail[partition].store(sequence, Ordering::Release);
-            let consumed = &rings.consumed[partition];
-            // Relaxed: a statistic with one writer (the poller's holder).
-            consumed.store(consumed.load(Ordering::Relaxed) + n, Ordering::Relaxed);
+            // A statistic with one writer (the poller's holder).
+            bump(&rings.consumed[partition], n);
             delivered += n as usize;
         }
         self.next = self.next.wrapping_add(1);
@@ -168,12 +167,13 @@ impl Subscriber {
                 WaitStrategy::Park if now - started < PARK_SPIN => std::hint::spin_loop(),
                 WaitStrategy::Park => {
                     let left = deadline.saturating_duration_since(Instant::now());
-                    let generation = Arc::clone(self.generation.as_ref().expect("set by poll"));
-                    let (group, assigned) = (self.group, self.assigned.clone());
+                    // Borrowed: parking allocates nothing.
+                    let generation = self.generation.as_ref().expect("set by poll");
+                    let rings = &generation.groups[self.group];
                     self.topic.notifier.park(
                         || {
-                            assigned.iter().any(|&p| {
-                                generation.groups[group].pollers[p]
+                            self.assigned.iter().any(|&p| {
+                                rings.pollers[p]
                                     .try_lock()
                                     .map(|poller| poller.has_available())
                                     .unwrap_or(true)

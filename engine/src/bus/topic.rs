@@ -71,14 +71,13 @@ pub(crate) struct PublisherSlots {
     pub(crate) delayed: AtomicU64,
 }
 
-impl PublisherSlots {
-    /// Single-writer increment: load and store, no locked instruction.
-    #[inline]
-    pub(crate) fn bump(counter: &AtomicU64, by: u64) {
-        // Relaxed (both): only this handle writes; readers (the tick) want a
-        // recent value, not ordering.
-        counter.store(counter.load(Ordering::Relaxed) + by, Ordering::Relaxed);
-    }
+/// Single-writer increment: load and store, no locked instruction. For
+/// counters with one writer (a publisher's slots, a group's consumed count).
+#[inline]
+pub(crate) fn bump(counter: &AtomicU64, by: u64) {
+    // Relaxed (both): only one thread writes; readers (the tick, metrics)
+    // want a recent value, not ordering.
+    counter.store(counter.load(Ordering::Relaxed) + by, Ordering::Relaxed);
 }
 
 /// A subscriber group's membership (its rings live in each generation).

@@ -27,16 +27,7 @@ mod tests {
     use super::*;
 
     fn put(s: &mut Shard<u32, u32>, k: u32, hooks: &Hooks<u32, u32>) {
-        let w = Write {
-            hash: s.hash_of(&k),
-            key: k,
-            value: k * 10,
-            weight: 1,
-            dirty: false,
-            now_ns: 0,
-            if_absent: false,
-        };
-        s.put(w, hooks);
+        s.put_plain(k, k * 10, hooks);
     }
 
     #[test]

@@ -400,6 +400,22 @@ impl<K: Hash + Eq, V> Shard<K, V> {
         self.pending_hits.clear();
     }
 
+    /// Puts `key` -> `value` with weight 1 at time 0. For unit tests.
+    #[cfg(test)]
+    pub(crate) fn put_plain(&mut self, key: K, value: V, hooks: &Hooks<K, V>) {
+        let hash = self.hash_of(&key);
+        let w = Write {
+            hash,
+            key,
+            value,
+            weight: 1,
+            dirty: false,
+            now_ns: 0,
+            if_absent: false,
+        };
+        self.put(w, hooks);
+    }
+
     /// Keys on `list` from head (most recent) to tail. For unit tests.
     #[cfg(test)]
     pub(crate) fn keys_in_order(&mut self, list: ListId) -> Vec<&K> {

@@ -201,16 +201,7 @@ impl ConsumerOffsets {
         }
         let mut next = map.clone();
         next.insert(consumer.to_owned(), next_sequence);
-        let path = self.dir.join(OFFSETS_FILE);
-        atomic_replace(self.backend.as_ref(), &path, &encode(&next)).map_err(|(op, e)| {
-            OffsetsError::Io {
-                op,
-                path: path.clone(),
-                source: e,
-            }
-        })?;
-        *map = next;
-        Ok(())
+        self.persist(&mut map, next)
     }
 
     /// Forgets a consumer (durably).
@@ -220,21 +211,31 @@ impl ConsumerOffsets {
         if next.remove(consumer).is_none() {
             return Ok(());
         }
-        let path = self.dir.join(OFFSETS_FILE);
-        atomic_replace(self.backend.as_ref(), &path, &encode(&next)).map_err(|(op, e)| {
-            OffsetsError::Io {
-                op,
-                path: path.clone(),
-                source: e,
-            }
-        })?;
-        *map = next;
-        Ok(())
+        self.persist(&mut map, next)
     }
 
     /// The partition directory.
     pub fn dir(&self) -> &Path {
         &self.dir
+    }
+
+    /// Writes `next` durably, then makes it the offsets in memory; on error
+    /// the old offsets stay in force on disk and in memory.
+    fn persist(
+        &self,
+        map: &mut std::sync::MutexGuard<'_, BTreeMap<String, u64>>,
+        next: BTreeMap<String, u64>,
+    ) -> Result<(), OffsetsError> {
+        let path = self.dir.join(OFFSETS_FILE);
+        atomic_replace(self.backend.as_ref(), &path, &encode(&next)).map_err(|(op, source)| {
+            OffsetsError::Io {
+                op,
+                path: path.clone(),
+                source,
+            }
+        })?;
+        **map = next;
+        Ok(())
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, BTreeMap<String, u64>> {

@@ -20,7 +20,7 @@ pub fn scenario() -> Scenario {
     }
 }
 
-fn best_rate(rounds: usize, n: u64, mut once: impl FnMut() -> Duration) -> f64 {
+fn median_rate(rounds: usize, n: u64, mut once: impl FnMut() -> Duration) -> f64 {
     let mut rates: Vec<f64> = (0..rounds).map(|_| rate(n, once())).collect();
     median(&mut rates)
 }
@@ -32,17 +32,17 @@ fn run(opts: &BenchOptions, progress: &mut Progress) -> Result<ScenarioResult, B
         (7, 10_000_000, Duration::from_secs(2))
     };
     progress.step("keel single publish");
-    let keel_single = best_rate(rounds, n, || keel(1, 1, n, false));
+    let keel_single = median_rate(rounds, n, || keel(1, 1, n, false));
     progress.step("keel batch publish (64)");
-    let keel_batch = best_rate(rounds, n, || keel(1, 1, n, true));
+    let keel_batch = median_rate(rounds, n, || keel(1, 1, n, true));
     progress.step("disruptor single publish");
-    let disruptor_single = best_rate(rounds, n, || raw_disruptor(n, false));
+    let disruptor_single = median_rate(rounds, n, || raw_disruptor(n, false));
     progress.step("disruptor batch publish (64)");
-    let disruptor_batch = best_rate(rounds, n, || raw_disruptor(n, true));
+    let disruptor_batch = median_rate(rounds, n, || raw_disruptor(n, true));
     progress.step("crossbeam-channel bounded(65536)");
-    let crossbeam = best_rate(rounds, n, || crossbeam(n));
+    let crossbeam = median_rate(rounds, n, || crossbeam(n));
     progress.step("std sync_channel(65536)");
-    let std = best_rate(rounds, n, || std_mpsc(n));
+    let std = median_rate(rounds, n, || std_mpsc(n));
     progress.step("keel latency at 1M msgs/s offered");
     let h = keel_latency(1_000_000, latency_for);
     Ok(ScenarioResult {
