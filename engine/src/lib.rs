@@ -48,9 +48,9 @@ mod table;
 mod world;
 
 pub use cache::{
-    default_weight, BackingError, BackingStore, BoundedCache, CacheBuilder, CacheError, CacheStats,
-    EvictionCause, EvictionListener, EvictionPolicy, MemoryBackingStore, Weigher, WritePolicy,
-    DEFAULT_RAM_SHARE_PERCENT, ENTRY_OVERHEAD_BYTES, MAX_ENTRIES_LIMIT,
+    default_weight, BackingError, BackingErrorKind, BackingStore, BoundedCache, CacheBuilder,
+    CacheError, CacheStats, EvictionCause, EvictionListener, EvictionPolicy, MemoryBackingStore,
+    Weigher, WritePolicy, DEFAULT_RAM_SHARE_PERCENT, ENTRY_OVERHEAD_BYTES, MAX_ENTRIES_LIMIT,
 };
 pub use clock::{Clock, MonotonicClock, SimClock};
 pub use config::{Config, ConfigError};

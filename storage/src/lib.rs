@@ -1,5 +1,6 @@
 //! Keel's durable layer: the write-ahead log (segments, group commit,
-//! consumer offsets, retention, crash recovery) and the backing store.
+//! consumer offsets, retention, crash recovery) and the backing store
+//! (with `FileCacheStore`, its adapter behind a bounded cache).
 //! See `storage/FORMAT.md` for the on-disk layout and what it assumes of
 //! the media.
 //!
@@ -19,9 +20,11 @@
 
 mod atomic_file;
 mod backing_store;
+mod cache_store;
 mod wal;
 
 pub use backing_store::{validate_key, BackingStore, KeyError, StoreError};
+pub use cache_store::{CacheCodec, FileCacheStore, PrefixedBytes};
 pub use wal::error::WalError;
 pub use wal::io::{Backend, BackendFile, FileBytes, OsBackend};
 pub use wal::log::{unix_now_ns, LogOptions, PartitionLog, Record, WRITE_BUFFER_BYTES};

@@ -1,6 +1,7 @@
-//! A cache over a backing store (the in-memory `MemoryBackingStore`: the
-//! file-backed store of the WAL issue has not landed): read-through on a
-//! miss, write-through on put (a refused store leaves the cache unchanged),
+//! A cache over a backing store (the in-memory `MemoryBackingStore`; the
+//! durable file store is tested in `keel-storage`'s
+//! `cache_file_backing_survives_restart`): read-through on a miss,
+//! write-through on put (a refused store leaves the cache unchanged),
 //! write-back of dirty entries on eviction and on flush.
 
 use std::sync::Arc;

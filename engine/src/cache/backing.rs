@@ -1,11 +1,10 @@
 //! The backing store a cache reads through and writes to, and the hooks
 //! that run when an entry leaves the cache.
 //!
-//! The file-backed store of the WAL issue (in `keel-storage`) has not
-//! landed yet; [`MemoryBackingStore`] implements the trait for tests and
-//! for hosts that only want the write-back bookkeeping. The file store will
-//! implement the same trait from `keel-storage` (which depends on this
-//! crate, never the other way round).
+//! [`MemoryBackingStore`] implements the trait for tests and for hosts
+//! that only want the write-back bookkeeping. The durable file store
+//! implements it from `keel-storage` (`FileCacheStore`, which depends on
+//! this crate, never the other way round).
 
 use std::collections::HashMap;
 use std::hash::Hash;
@@ -15,12 +14,32 @@ use std::sync::{Arc, Mutex};
 use super::stats::Counters;
 use super::EvictionCause;
 
-/// A backing-store operation that failed.
+/// What kind of failure a [`BackingError`] is, so a caller can tell a
+/// key it must fix from a store it may retry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum BackingErrorKind {
+    /// The store cannot hold this key (say, not a valid path); fix the key.
+    BadKey,
+    /// The value is over the store's size limit.
+    TooLarge,
+    /// I/O failed; the stored value, if any, is intact.
+    Io,
+    /// The stored value is damaged or does not decode.
+    Corrupt,
+    /// The store refused the write (read-only, or a test switch).
+    Refused,
+}
+
+/// A backing-store operation that failed, naming the key it was for.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("backing store `{op}` failed: {message}")]
+#[error("backing store `{op}` of key {key:?} failed ({kind:?}): {message}")]
 pub struct BackingError {
     /// `load` or `store`.
     pub op: &'static str,
+    /// What kind of failure.
+    pub kind: BackingErrorKind,
+    /// The key, as the store spells it (a path for the file store).
+    pub key: String,
     /// What the store said.
     pub message: String,
 }
@@ -137,7 +156,7 @@ impl<K: Hash + Eq + Clone, V: Clone> Default for MemoryBackingStore<K, V> {
 
 impl<K, V> BackingStore<K, V> for MemoryBackingStore<K, V>
 where
-    K: Hash + Eq + Clone + Send,
+    K: Hash + Eq + Clone + Send + std::fmt::Debug,
     V: Clone + Send,
 {
     fn load(&self, key: &K) -> Result<Option<V>, BackingError> {
@@ -154,6 +173,8 @@ where
         if self.refuse_writes.load(Ordering::Relaxed) {
             return Err(BackingError {
                 op: "store",
+                kind: BackingErrorKind::Refused,
+                key: format!("{key:?}"),
                 message: "writes refused (test switch)".into(),
             });
         }

@@ -39,7 +39,9 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use crossbeam_utils::CachePadded;
 
-pub use backing::{BackingError, BackingStore, EvictionListener, MemoryBackingStore, WritePolicy};
+pub use backing::{
+    BackingError, BackingErrorKind, BackingStore, EvictionListener, MemoryBackingStore, WritePolicy,
+};
 pub use builder::{
     default_weight, CacheBuilder, EvictionPolicy, DEFAULT_RAM_SHARE_PERCENT, ENTRY_OVERHEAD_BYTES,
     MAX_ENTRIES_LIMIT,
