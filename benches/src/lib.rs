@@ -3,5 +3,6 @@
 
 pub mod bus;
 pub mod cache;
+pub mod resilience;
 pub mod tick;
 pub mod wal;

@@ -90,7 +90,7 @@ fn limit_names() -> [&'static str; 9] {
 impl Bus {
     /// A bus with the given (validated) config; state changes go to `events`.
     pub fn new(config: &BusConfig, events: Arc<dyn EventSink>) -> Bus {
-        super::barrier::init();
+        crate::barrier::init();
         let permille = |f: f64| AtomicU64::new((f * 1_000.0).round() as u64);
         Bus {
             shared: Arc::new(BusShared {

@@ -17,7 +17,6 @@
 //! assert_eq!(got, vec![b"hello".to_vec()]);
 //! ```
 
-mod barrier;
 #[allow(clippy::module_inception)]
 mod bus;
 mod generation;

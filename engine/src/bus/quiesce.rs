@@ -5,12 +5,12 @@
 //! either the publisher sees the new number after marking itself, or the
 //! sealer sees the mark and waits.
 //!
-//! The fences are asymmetric (`barrier.rs`): the publisher's, on every
+//! The fences are asymmetric (`engine/src/barrier.rs`): the publisher's, on every
 //! publish, is a compiler fence; the sealer's, once per resize, is a
 //! `membarrier` system call that makes every thread of the process run a
 //! full barrier. Where `membarrier` is missing both are SeqCst fences.
 
-use super::barrier;
+use crate::barrier;
 use crate::sync::{AtomicU64, Ordering};
 
 /// `ActiveSlot` value outside a publish.

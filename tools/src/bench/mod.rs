@@ -6,6 +6,7 @@ mod cache;
 mod measure;
 mod progress;
 mod report;
+mod resilience;
 mod tick;
 mod wal;
 
@@ -55,6 +56,7 @@ fn scenarios() -> Vec<Scenario> {
         bus::scenario(),
         cache::scenario(),
         wal::scenario(),
+        resilience::scenario(),
     ]
 }
 

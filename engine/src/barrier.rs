@@ -1,6 +1,7 @@
 //! Asymmetric memory barriers: a cheap `light` fence for the hot path and
 //! an expensive `heavy` one for the rare side, which together order like a
-//! pair of SeqCst fences.
+//! pair of SeqCst fences. The bus's generation hand-off and the resilience
+//! bulkhead's quota stealing use them.
 //!
 //! On Linux, `heavy` is `membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED)`: the
 //! kernel interrupts every CPU running a thread of this process and runs a
@@ -53,18 +54,22 @@ fn register() -> bool {
     }
 }
 
-/// Registers the process for expedited membarrier (idempotent).
-pub(crate) fn init() {
+/// Registers the process for expedited membarrier (idempotent). Call it
+/// before the first `light` whose ordering matters, e.g. when the
+/// structure using the pair is built.
+pub fn init() {
     EXPEDITED.get_or_init(register);
 }
 
+#[cfg_attr(loom, allow(dead_code))]
 fn expedited() -> bool {
     *EXPEDITED.get_or_init(register)
 }
 
-/// The hot side's fence.
+/// The hot side's fence: with `heavy` on the other side, a store before
+/// it and a load after it order like a SeqCst fence pair.
 #[inline]
-pub(crate) fn light() {
+pub fn light() {
     #[cfg(not(loom))]
     if expedited() {
         compiler_fence(Ordering::SeqCst);
@@ -73,8 +78,9 @@ pub(crate) fn light() {
     fence(Ordering::SeqCst);
 }
 
-/// The rare side's fence.
-pub(crate) fn heavy() {
+/// The rare side's fence (a system call where membarrier exists: costs
+/// microseconds).
+pub fn heavy() {
     #[cfg(all(target_os = "linux", not(miri), not(loom)))]
     if expedited() {
         // After registration the command cannot fail; if it ever did, the

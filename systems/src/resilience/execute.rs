@@ -1,0 +1,220 @@
+//! The guarded call: bulkhead acquire → breaker check → retry loop → run →
+//! record outcome → release.
+
+use std::time::Duration;
+
+use super::breaker::{Admission, BreakerTable};
+use super::bulkhead::{Bulkhead, Held, Refused};
+use super::retry::delay;
+use super::{slots, BreakerId, ExecuteError, Resilience, Strategy};
+use crate::sync::Ordering;
+
+/// Returns a bulkhead permit when dropped, also when the operation
+/// panics.
+struct Permit<'a> {
+    bulkhead: &'a Bulkhead,
+    held: Held,
+}
+
+impl Drop for Permit<'_> {
+    #[inline(always)]
+    fn drop(&mut self) {
+        self.bulkhead.release(self.held);
+    }
+}
+
+/// Counts a failure if the operation unwinds (a half-open probe that
+/// panicked must not hold its place for ever); forgotten when it returns.
+struct PanicRecorder<'a> {
+    table: &'a BreakerTable,
+    slot: u32,
+    row: usize,
+    keyed: Option<u16>,
+    admission: Admission,
+}
+
+impl Drop for PanicRecorder<'_> {
+    fn drop(&mut self) {
+        self.table
+            .record(self.slot, self.row, self.keyed, false, self.admission);
+    }
+}
+
+/// Where a call runs: its strategy, its thread's slot, its row.
+struct Call<'a> {
+    strategy: &'a Strategy,
+    /// The strategy's index when the row is a keyed one.
+    keyed: Option<u16>,
+    slot: u32,
+    stripe: usize,
+    row: usize,
+    sample: bool,
+}
+
+impl Resilience {
+    /// Runs `op` guarded by breaker `id`: takes a bulkhead permit (waiting
+    /// in the bounded queue when full), checks the breaker, runs the
+    /// operation, counts the outcome, and retries failures with backoff
+    /// while retries and the retry budget last. The permit is returned on
+    /// every path, including a panic in `op` (which counts as a failure
+    /// and then unwinds).
+    #[inline]
+    pub fn execute<T, E>(
+        &self,
+        id: BreakerId,
+        mut op: impl FnMut() -> Result<T, E>,
+    ) -> Result<T, ExecuteError<E>> {
+        let Some(strategy) = self.strategy_at(id.strategy) else {
+            return Err(ExecuteError::UnknownBreaker);
+        };
+        let row = id.row();
+        if row >= self.table.capacity() {
+            return Err(ExecuteError::UnknownBreaker);
+        }
+        let (slot, sample) = slots::current(self.sample_mask);
+        let stripe = strategy.bulkhead.stripe_of(slot);
+        let held = match strategy.bulkhead.admit(stripe) {
+            Some(held) => held,
+            None => self.permit_slow(strategy, slot, stripe)?,
+        };
+        let _permit = Permit {
+            bulkhead: &strategy.bulkhead,
+            held,
+        };
+        let call = Call {
+            strategy,
+            keyed: (row != strategy.row as usize).then_some(id.strategy),
+            slot,
+            stripe,
+            row,
+            sample,
+        };
+        let admission = self.admit(&call);
+        if admission == Admission::Refuse {
+            return Err(self.refused_open(&call));
+        }
+        match self.attempt(&call, admission, &mut op) {
+            Ok(v) => Ok(v),
+            Err(e) => self.retry(&call, e, &mut op),
+        }
+    }
+
+    #[inline(always)]
+    fn admit(&self, call: &Call<'_>) -> Admission {
+        self.table.admit(call.row, &call.strategy.half_open_max)
+    }
+
+    #[inline]
+    fn attempt<T, E>(
+        &self,
+        call: &Call<'_>,
+        admission: Admission,
+        op: &mut impl FnMut() -> Result<T, E>,
+    ) -> Result<T, E> {
+        let started = call.sample.then(|| self.clock.now_ns());
+        let recorder = PanicRecorder {
+            table: &self.table,
+            slot: call.slot,
+            row: call.row,
+            keyed: call.keyed,
+            admission,
+        };
+        let result = op();
+        std::mem::forget(recorder);
+        if let Some(t0) = started {
+            call.strategy
+                .latency
+                .record(self.clock.now_ns().saturating_sub(t0));
+        }
+        self.table
+            .record(call.slot, call.row, call.keyed, result.is_ok(), admission);
+        result
+    }
+
+    #[cold]
+    fn retry<T, E>(
+        &self,
+        call: &Call<'_>,
+        first: E,
+        op: &mut impl FnMut() -> Result<T, E>,
+    ) -> Result<T, ExecuteError<E>> {
+        let policy = *call
+            .strategy
+            .retry
+            .read()
+            .unwrap_or_else(|p| p.into_inner());
+        let mut rng = fastrand::Rng::new();
+        let mut last = first;
+        let mut attempts = 1u32;
+        let mut previous = Duration::ZERO;
+        loop {
+            if attempts > policy.max_retries {
+                return Err(ExecuteError::RetriesExhausted { attempts, last });
+            }
+            if !call.strategy.budget.take() {
+                return Err(ExecuteError::RetryBudgetSpent { attempts, last });
+            }
+            // Relaxed: a statistic.
+            call.strategy
+                .bulkhead
+                .stripe(call.stripe)
+                .retries
+                .fetch_add(1, Ordering::Relaxed);
+            let wait = delay(&policy, attempts, previous, &mut rng);
+            previous = wait;
+            if !wait.is_zero() {
+                std::thread::sleep(wait);
+            }
+            let admission = self.admit(call);
+            if admission == Admission::Refuse {
+                self.refused_open::<E>(call);
+                return Err(ExecuteError::OpenedDuringRetry { attempts, last });
+            }
+            match self.attempt(call, admission, op) {
+                Ok(v) => return Ok(v),
+                Err(e) => {
+                    last = e;
+                    attempts += 1;
+                }
+            }
+        }
+    }
+
+    #[cold]
+    fn permit_slow<E>(
+        &self,
+        strategy: &Strategy,
+        slot: u32,
+        stripe: usize,
+    ) -> Result<Held, ExecuteError<E>> {
+        // Every thread comes here on its first call through a strategy.
+        self.table.mark_seen(slot);
+        if let Some(held) = strategy.bulkhead.acquire_spare(stripe) {
+            return Ok(held);
+        }
+        let counters = strategy.bulkhead.stripe(stripe);
+        match strategy.bulkhead.acquire(stripe) {
+            Ok(held) => Ok(held),
+            Err(Refused::Full) => {
+                // Relaxed: statistics.
+                counters.rejected_full.fetch_add(1, Ordering::Relaxed);
+                Err(ExecuteError::BulkheadFull)
+            }
+            Err(Refused::TimedOut(waited)) => {
+                counters.timed_out.fetch_add(1, Ordering::Relaxed);
+                Err(ExecuteError::TimedOut(waited))
+            }
+        }
+    }
+
+    #[cold]
+    fn refused_open<E>(&self, call: &Call<'_>) -> ExecuteError<E> {
+        // Relaxed: a statistic.
+        call.strategy
+            .bulkhead
+            .stripe(call.stripe)
+            .rejected_open
+            .fetch_add(1, Ordering::Relaxed);
+        ExecuteError::Open
+    }
+}

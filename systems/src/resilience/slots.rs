@@ -1,0 +1,120 @@
+//! Per-thread counter slots.
+//!
+//! The hot path records outcomes into counters that only one thread
+//! writes, so a record is a plain load and store, not a locked
+//! read-modify-write, and no cache line bounces between cores. Each thread
+//! claims a process-wide slot number on its first guarded call and gives
+//! it back when it exits; the next thread to claim it carries on its
+//! counters (they are cumulative, so nothing is lost or counted twice).
+//!
+//! A `Resilience` instance has `exclusive` single-writer slots. A thread
+//! whose number is at or past that count writes the one shared slot with
+//! `fetch_add` instead, so any number of threads is handled correctly,
+//! only more slowly.
+
+use std::cell::Cell;
+use std::sync::Mutex;
+
+struct Pool {
+    next: u32,
+    free: Vec<u32>,
+}
+
+static POOL: Mutex<Pool> = Mutex::new(Pool {
+    next: 0,
+    free: Vec::new(),
+});
+
+fn claim() -> u32 {
+    let mut pool = POOL.lock().unwrap_or_else(|p| p.into_inner());
+    // The lowest free number first, so a process whose threads come and go
+    // keeps using the exclusive slots.
+    match pool.free.iter().enumerate().min_by_key(|(_, id)| **id) {
+        Some((i, _)) => pool.free.swap_remove(i),
+        None => {
+            pool.next += 1;
+            pool.next - 1
+        }
+    }
+}
+
+/// Gives the thread's number back when the thread exits.
+struct Release(Cell<u32>);
+
+impl Drop for Release {
+    fn drop(&mut self) {
+        // From now on this thread (still running other destructors) uses
+        // the shared slot: its number may go to another thread.
+        let _ = CURRENT.try_with(|c| c.set(u64::from(EXITING)));
+        // The mutex orders this thread's last counter stores before the
+        // next owner's first load of them (the unlock here happens before
+        // the lock in `claim`).
+        let mut pool = POOL.lock().unwrap_or_else(|p| p.into_inner());
+        pool.free.push(self.0.get());
+    }
+}
+
+/// No slot yet.
+const UNCLAIMED: u32 = u32::MAX;
+/// The thread is exiting: counts go to the shared slot.
+const EXITING: u32 = u32::MAX - 1;
+
+thread_local! {
+    /// The slot number (low 32 bits) and a call count for sampling (high
+    /// 32 bits). A const-initialised cell without a destructor, so reading
+    /// it is one thread-local load.
+    static CURRENT: Cell<u64> = const { Cell::new(UNCLAIMED as u64) };
+    static RELEASE: Release = const { Release(Cell::new(UNCLAIMED)) };
+}
+
+#[cold]
+fn claim_for_this_thread() -> u64 {
+    let id = claim();
+    let registered = RELEASE.try_with(|r| r.0.set(id)).is_ok();
+    if !registered {
+        // The thread is already exiting: give the number straight back.
+        POOL.lock().unwrap_or_else(|p| p.into_inner()).free.push(id);
+        return u64::from(EXITING);
+    }
+    u64::from(id)
+}
+
+/// This thread's slot number, and whether this call should be timed
+/// (every `sample_mask + 1`-th call on the thread). Slot numbers at or
+/// past a table's exclusive slots (including the exiting marker) map to
+/// its shared slot.
+#[inline(always)]
+pub(crate) fn current(sample_mask: u32) -> (u32, bool) {
+    CURRENT.with(|c| {
+        let mut v = c.get();
+        if v as u32 == UNCLAIMED {
+            v = claim_for_this_thread();
+        }
+        let v = v.wrapping_add(1 << 32);
+        c.set(v);
+        (v as u32, (v >> 32) as u32 & sample_mask == 0)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn live_threads_hold_distinct_slots_and_exited_ones_are_reused() {
+        let (a, _) = current(0);
+        let b = std::thread::spawn(|| current(0).0).join().unwrap();
+        assert_ne!(a, b);
+        let c = std::thread::spawn(|| current(0).0).join().unwrap();
+        // The first thread's number came back when it exited and is the
+        // lowest free one, unless a concurrently running test took it.
+        assert_ne!(a, c);
+        assert!(POOL.lock().unwrap().free.contains(&c) || c != b);
+    }
+
+    #[test]
+    fn sampling_picks_one_call_in_mask_plus_one() {
+        let picked = (0..1024).filter(|_| current(63).1).count();
+        assert_eq!(picked, 16);
+    }
+}
