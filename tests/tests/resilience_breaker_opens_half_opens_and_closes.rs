@@ -136,3 +136,31 @@ fn keyed_breakers_trip_independently() {
     let by_state = r.breakers_by_state();
     assert_eq!(by_state["shard"], [2, 1, 0]);
 }
+
+#[test]
+fn failures_spread_over_many_ticks_open_the_breaker_at_the_threshold() {
+    let (clock, r) = sim(ResilienceOptions::default());
+    let mut c = strict(5);
+    c.breaker.minimum_calls = 5;
+    c.breaker.window = Duration::from_secs(60);
+    let id = r.add_strategy("db", c).unwrap();
+    let other = r.breaker("db", b"other").unwrap();
+    // Quiet ticks first, so the scan runs its fast pass (trip points set).
+    for _ in 0..3 {
+        clock.advance(Duration::from_millis(10));
+        r.tick();
+    }
+    for n in 1..=5 {
+        let _ = r.execute(id, || Err::<(), _>(()));
+        let _ = r.execute(other, || Ok::<_, ()>(()));
+        clock.advance(Duration::from_millis(10));
+        r.tick();
+        let want = if n < 5 {
+            BreakerState::Closed
+        } else {
+            BreakerState::Open
+        };
+        assert_eq!(r.state(id), want, "after {n} failures");
+        assert_eq!(r.state(other), BreakerState::Closed);
+    }
+}

@@ -41,6 +41,10 @@ struct Rows {
     base_failed: Vec<u32>,
     prev_calls: Vec<u32>,
     prev_failed: Vec<u32>,
+    /// The failure count at which the row's window reaches its threshold:
+    /// `base_failed + threshold - prev_failed` (wrapping), so the scan
+    /// compares one column with the counters.
+    trip_at: Vec<u32>,
     opened_at_ns: Vec<u64>,
     first_open_ns: Vec<u64>,
     probes_failed: Vec<bool>,
@@ -56,6 +60,7 @@ impl Rows {
             base_failed: Vec::with_capacity(n),
             prev_calls: Vec::with_capacity(n),
             prev_failed: Vec::with_capacity(n),
+            trip_at: Vec::with_capacity(n),
             opened_at_ns: Vec::with_capacity(n),
             first_open_ns: Vec::with_capacity(n),
             probes_failed: Vec::with_capacity(n),
@@ -64,12 +69,16 @@ impl Rows {
         }
     }
 
-    fn push(&mut self, strategy: u16, totals: (u32, u32)) {
+    /// A new row; with no threshold known yet it is a candidate until the
+    /// next full scan sets `trip_at`.
+    fn push(&mut self, strategy: u16, totals: (u32, u32), threshold: Option<u32>) {
         self.strategy.push(strategy);
         self.base_ok.push(totals.0);
         self.base_failed.push(totals.1);
         self.prev_calls.push(0);
         self.prev_failed.push(0);
+        self.trip_at
+            .push(totals.1.wrapping_add(threshold.unwrap_or(0)));
         self.opened_at_ns.push(0);
         self.first_open_ns.push(0);
         self.probes_failed.push(false);
@@ -79,6 +88,13 @@ impl Rows {
 
     fn len(&self) -> usize {
         self.strategy.len()
+    }
+
+    /// Recomputes where the row trips after its base, previous window or
+    /// threshold changed.
+    fn set_trip(&mut self, row: usize, threshold: u32) {
+        self.trip_at[row] =
+            self.base_failed[row].wrapping_add(threshold.saturating_sub(self.prev_failed[row]));
     }
 
     /// Starts a fresh window at the row's current totals.
@@ -109,37 +125,28 @@ const CHUNK: usize = 4_096;
 
 /// One chunk of the columns the scan's first pass reads.
 struct Chunk<'a> {
-    gates: &'a [u32],
-    strategy: &'a [u16],
-    base_failed: &'a [u32],
-    prev_failed: &'a [u32],
+    trip_at: &'a [u32],
     states: &'a [AtomicU8],
 }
 
 impl Chunk<'_> {
-    /// Writes the chunk offsets of candidate rows into `out`; returns how
-    /// many. `failed(i)` is row `i`'s cumulative failure count.
+    /// Writes the chunk offsets of candidate rows (not closed, or failures
+    /// at the trip point) into `out`; returns how many. `failed(i)` is
+    /// row `i`'s cumulative failure count.
     #[inline(always)]
     fn candidates(&self, failed: impl Fn(usize) -> u32, out: &mut [u32; CHUNK]) -> usize {
-        let n = self.strategy.len().min(CHUNK);
-        let (strategy, base, prev, states) = (
-            &self.strategy[..n],
-            &self.base_failed[..n],
-            &self.prev_failed[..n],
-            &self.states[..n],
-        );
+        let n = self.trip_at.len().min(CHUNK);
+        let (trip_at, states) = (&self.trip_at[..n], &self.states[..n]);
         let mut found = 0;
         for i in 0..n {
-            let gate = self
-                .gates
-                .get(usize::from(strategy[i]))
-                .copied()
-                .unwrap_or(0);
-            let in_window = failed(i).wrapping_sub(base[i]).saturating_add(prev[i]);
+            // Window failures stay far below 2^31, so the wrapping
+            // difference's sign says which side of the trip point the
+            // counter is on.
+            let reached = failed(i).wrapping_sub(trip_at[i]) as i32 >= 0;
             // Relaxed: the tick is the only writer of the state byte.
             let closed = states[i].load(Ordering::Relaxed) == BreakerState::Closed as u8;
             out[found] = i as u32;
-            found += usize::from(!closed || in_window >= gate);
+            found += usize::from(!closed || reached);
         }
         found
     }
@@ -255,10 +262,13 @@ impl Control {
                 max: self.max_entries,
             });
         }
-        // A row is new, but its counters may not be zero if... they are:
-        // rows are never reused. Read them anyway so the invariant
-        // `last = totals` holds from the start.
-        self.rows.push(strategy, table.totals(row));
+        // Rows are never reused, so a new row's counters are zero; read
+        // them anyway so its window starts at its true totals.
+        let threshold = self
+            .strategies
+            .get(usize::from(strategy))
+            .map(|s| s.values.failure_threshold);
+        self.rows.push(strategy, table.totals(row), threshold);
         if let Some(s) = self.strategies.get_mut(usize::from(strategy)) {
             s.by_state[BreakerState::Closed as usize] += 1;
         }
@@ -382,33 +392,37 @@ impl Control {
     }
 
     /// The row scan, a chunk at a time: a tight read-only pass finds the
-    /// rows that may change (not closed, window rolling, or failures at
-    /// the threshold), then `step_row` handles only those. The first pass
-    /// is the whole cost of a closed row that cannot open.
+    /// rows that may change (not closed, or failures at the trip point),
+    /// then `step_row` handles only those. The first pass is the whole
+    /// cost of a closed row that cannot open: its failure counters, its
+    /// trip point and its state byte (9 bytes with one slot in use).
+    ///
+    /// A full pass (every row through `step_row`, trip points recomputed)
+    /// runs instead when a strategy's window rolled or its threshold
+    /// changed: about once per window.
     fn scan_rows(&mut self, table: &BreakerTable, now_ns: u64) {
         let empty: &[AtomicU32] = &[];
         let (mut ok, mut failed) = ([empty; MAX_SLOTS], [empty; MAX_SLOTS]);
         let k = table.seen_columns(&mut ok, &mut failed);
         let (ok, failed) = (&ok[..k], &failed[..k]);
-        // A row is a candidate when its failures in the window reach its
-        // strategy's gate: the threshold, or 0 while the window rolls.
+        let thresholds = self.params.iter().map(|p| p.threshold);
+        let full = self.params.iter().any(|p| p.roll_lag > 0)
+            || !self.gates.iter().copied().eq(thresholds.clone());
         self.gates.clear();
-        self.gates.extend(
-            self.params
-                .iter()
-                .map(|p| if p.roll_lag > 0 { 0 } else { p.threshold }),
-        );
+        self.gates.extend(thresholds);
         let n = self.rows.len();
         let mut candidates = [0u32; CHUNK];
         let mut start = 0;
         while start < n {
             let end = (start + CHUNK).min(n);
-            let found = {
+            let found = if full {
+                for (i, c) in candidates.iter_mut().enumerate().take(end - start) {
+                    *c = i as u32;
+                }
+                end - start
+            } else {
                 let chunk = Chunk {
-                    gates: &self.gates,
-                    strategy: &self.rows.strategy[start..end],
-                    base_failed: &self.rows.base_failed[start..end],
-                    prev_failed: &self.rows.prev_failed[start..end],
+                    trip_at: &self.rows.trip_at[start..end],
                     states: &table.states()[start..end],
                 };
                 match failed {
@@ -433,18 +447,15 @@ impl Control {
             };
             for &i in &candidates[..found] {
                 let row = start + i as usize;
-                let p = &self.params[usize::from(self.rows.strategy[row])];
+                let si = usize::from(self.rows.strategy[row]);
+                let p = &self.params[si];
                 let totals = (sum(ok, row), sum(failed, row));
-                if let Some(to) = step_row(
-                    &mut self.rows,
-                    table,
-                    row,
-                    p,
-                    table.state(row),
-                    totals,
-                    now_ns,
-                ) {
+                let state = table.state(row);
+                if let Some(to) = step_row(&mut self.rows, table, row, p, state, totals, now_ns) {
                     self.decisions.push((row as u32, to));
+                }
+                if full {
+                    self.rows.set_trip(row, self.gates[si]);
                 }
             }
             start = end;
@@ -488,6 +499,7 @@ impl Control {
                 // Outcomes before the close do not count against the
                 // closed breaker.
                 rows.reset_window(row, table.totals(row));
+                rows.set_trip(row, s.values.failure_threshold);
             }
         }
         if local {
@@ -649,6 +661,7 @@ fn step_row(
 ) -> Option<BreakerState> {
     if p.roll_lag > 0 {
         rows.roll(row, totals, p.roll_lag);
+        rows.set_trip(row, p.threshold);
     }
     match state {
         BreakerState::Closed => {

@@ -2,13 +2,16 @@
 //!
 //! Reading the clock costs about 23 ns on this class of machine, more than
 //! a whole guarded call, so only one call in `sample_every` per thread is
-//! timed (default 1 in 64, a power of two so the choice is a mask test
-//! on a thread-local count). Sampling is by call count, not by time or
-//! outcome, so it is unbiased for a steady mix of calls; the error of a
-//! percentile estimated from `n` samples is the usual binomial one: the
-//! p99 from 10,000 sampled calls (640,000 calls at 1 in 64) is within
-//! about ±0.2 percentile points of the true p99, and the histogram itself
-//! (two significant digits) adds at most 1% relative error. A sample whose
+//! timed (default 1 in 256, a power of two so the choice is a mask test
+//! on a thread-local count; at 1 in 64 the two clock reads and the
+//! histogram lock added about 1.5 ns to every call on average). Sampling
+//! is by call count, not by time or outcome, so it is unbiased for a
+//! steady mix of calls. The error of a percentile estimated from `n`
+//! samples is the binomial one: the p99 from 10,000 samples (2.56 M calls
+//! at 1 in 256) has a standard error of about ±0.1 percentile points
+//! (√(0.99 × 0.01 / 10,000)), so the reported p99 lies between the true
+//! p98.8 and p99.2 with 95% confidence; the histogram itself (two
+//! significant digits) adds at most 1% relative error. A sample whose
 //! histogram is busy (another thread recording) is dropped rather than
 //! waited for, and counted.
 

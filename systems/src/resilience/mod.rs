@@ -107,7 +107,7 @@ impl Default for ResilienceOptions {
             max_breakers: 65_536,
             max_strategies: 256,
             counter_slots: (cores * 2).clamp(4, 63),
-            sample_every: 64,
+            sample_every: 256,
             adaptive_interval: Duration::from_secs(30),
             node_id: 0,
             share: ShareMode::LastWriterWins,
