@@ -299,19 +299,26 @@ impl Bulkhead {
 
     /// Takes one unused unit of stripe `j`'s quota.
     fn steal_unit(&self, j: usize) -> bool {
+        self.steal_units(j, 1) == 1
+    }
+
+    /// Takes up to `want` unused units of stripe `j`'s quota with one
+    /// heavy fence; returns how many it took.
+    fn steal_units(&self, j: usize, want: i64) -> i64 {
         let s = &self.stripes[j];
         // Relaxed here: a first look; the decision is made after the CAS
         // and the heavy fence.
         let mut quota = s.quota.load(Ordering::Relaxed);
         loop {
-            if quota - s.in_flight.load(Ordering::Relaxed) <= 0 {
-                return false;
+            let take = (quota - s.in_flight.load(Ordering::Relaxed)).min(want);
+            if take <= 0 {
+                return 0;
             }
             // SeqCst: the quota is written by owners (`acquire_spare`),
             // stealers and resizes; the CAS keeps every unit.
             match s.quota.compare_exchange_weak(
                 quota,
-                quota - 1,
+                quota - take,
                 Ordering::SeqCst,
                 Ordering::Relaxed,
             ) {
@@ -320,13 +327,15 @@ impl Bulkhead {
                     // lower the quota, heavy fence, read the count.
                     barrier::heavy();
                     // Relaxed: ordered by the fence pair.
-                    if s.in_flight.load(Ordering::Relaxed) > quota - 1 {
+                    let over = s.in_flight.load(Ordering::Relaxed) - (quota - take);
+                    if over > 0 {
                         // The owner was admitted against the old quota:
-                        // the unit is in use after all.
-                        s.quota.fetch_add(1, Ordering::SeqCst);
-                        return false;
+                        // those units are in use after all.
+                        let back = over.min(take);
+                        s.quota.fetch_add(back, Ordering::SeqCst);
+                        return take - back;
                     }
-                    return true;
+                    return take;
                 }
                 Err(now) => quota = now,
             }
@@ -411,8 +420,8 @@ impl Bulkhead {
                 .unwrap_or(0);
             need -= taken.clamp(0, need);
             for j in 0..self.stripes.len() {
-                while need > 0 && self.steal_unit(j) {
-                    need -= 1;
+                if need > 0 {
+                    need -= self.steal_units(j, need);
                 }
             }
             if need > 0 {
@@ -514,6 +523,21 @@ mod tests {
         b.release(h1);
         b.release(held.pop().unwrap());
         assert_eq!(b.in_flight(), 0);
+    }
+
+    #[test]
+    fn shrink_takes_parked_quota_in_bulk() {
+        let b = Bulkhead::new(3, 8, 0, Duration::ZERO);
+        // All eight units end up parked in stripe 0's quota.
+        give(&b, take(&b, 0, 8));
+        let held = take(&b, 0, 1);
+        b.resize(2);
+        assert_eq!(b.slow.debt(), 0, "seven unused units were taken at once");
+        let more = take(&b, 1, 1);
+        assert_eq!(b.try_acquire(2), None);
+        give(&b, more);
+        give(&b, held);
+        assert_eq!(b.free(), 2);
     }
 
     #[test]
