@@ -24,7 +24,13 @@ const PRIVATE_EXPEDITED: libc::c_long = 1 << 3;
 #[cfg(all(target_os = "linux", not(miri), not(loom)))]
 const REGISTER_PRIVATE_EXPEDITED: libc::c_long = 1 << 4;
 
-static EXPEDITED: OnceLock<bool> = OnceLock::new();
+/// Whether registration succeeded (set once, by `init`).
+static REGISTERED: OnceLock<bool> = OnceLock::new();
+/// The same fact as one flag the hot side reads: one load and a branch.
+/// A `light` that reads `false` runs a full fence, which pairs with
+/// either `heavy`; `heavy` registers first, so it uses `membarrier`
+/// whenever a `light` may have relied on it.
+static EXPEDITED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 
 #[cfg(all(target_os = "linux", not(miri), not(loom)))]
 fn membarrier(cmd: libc::c_long) -> libc::c_long {
@@ -58,12 +64,17 @@ fn register() -> bool {
 /// before the first `light` whose ordering matters, e.g. when the
 /// structure using the pair is built.
 pub fn init() {
-    EXPEDITED.get_or_init(register);
+    if *REGISTERED.get_or_init(register) {
+        // Relaxed: see `EXPEDITED`; the flag only chooses which of two
+        // valid fences `light` runs.
+        EXPEDITED.store(true, std::sync::atomic::Ordering::Relaxed);
+    }
 }
 
 #[cfg_attr(loom, allow(dead_code))]
 fn expedited() -> bool {
-    *EXPEDITED.get_or_init(register)
+    // Relaxed: see `EXPEDITED`.
+    EXPEDITED.load(std::sync::atomic::Ordering::Relaxed)
 }
 
 /// The hot side's fence: with `heavy` on the other side, a store before
@@ -81,6 +92,7 @@ pub fn light() {
 /// The rare side's fence (a system call where membarrier exists: costs
 /// microseconds).
 pub fn heavy() {
+    init();
     #[cfg(all(target_os = "linux", not(miri), not(loom)))]
     if expedited() {
         // After registration the command cannot fail; if it ever did, the
