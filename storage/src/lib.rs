@@ -42,5 +42,5 @@ pub use wal::segment::{
     SEGMENT_HEADER_BYTES, SEGMENT_MAGIC,
 };
 pub use wal::sim::SimDisk;
-pub use wal::spill::DurableLog;
+pub use wal::spill::{WalDurableLog, WalDurableLogs};
 pub use wal::sync::{Durability, Receipt};

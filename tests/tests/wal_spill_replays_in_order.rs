@@ -1,48 +1,87 @@
-//! The `DurableLog` seam the bus will spill through: spilled messages
-//! replay in order from any point, survive a reopen, and resume where a
-//! drain stopped.
+//! The bus's `DurableLog` over the WAL: spilled records replay in order
+//! from any point, stop where the reader says, survive a power cut, and a
+//! committed replay position survives a reopen and lets whole segments go.
 
 use std::sync::Arc;
 
-use keel_storage::{DurableLog, LogOptions, PartitionLog, SimDisk};
+use keel_engine::bus::{DurableLog, DurableLogs, LogStream};
+use keel_storage::{LogOptions, SimDisk, WalDurableLog, WalDurableLogs};
 
-#[test]
-fn spilled_messages_replay_in_order_across_reopen() {
-    let disk = SimDisk::new();
-    let options = LogOptions {
+fn options() -> LogOptions {
+    LogOptions {
         segment_bytes: 4_096,
         ..LogOptions::default()
-    };
-    let (log, _) = PartitionLog::open(Arc::new(disk.clone()), "/spill", options).unwrap();
+    }
+}
+
+fn decode(p: &[u8]) -> u32 {
+    u32::from_le_bytes(p.try_into().unwrap())
+}
+
+#[test]
+fn spilled_records_replay_in_order_across_a_power_cut() {
+    let disk = SimDisk::new();
+    let log = WalDurableLog::open(Arc::new(disk.clone()), "/spill", options()).unwrap();
     let spill: &dyn DurableLog = &log;
     for i in 0..300u32 {
-        let r = spill.spill(&i.to_le_bytes()).unwrap();
-        assert_eq!(r.sequence, u64::from(i));
+        assert_eq!(spill.append(&i.to_le_bytes()).unwrap(), u64::from(i));
     }
-    // Drain the first 120 in small batches.
+    // Drain the first 120 in small batches; the reader refuses every 5th
+    // offer once, which must not move the position past it.
     let mut got = Vec::new();
     let mut at = spill.start();
+    let mut refused = 0;
     while at < 120 {
+        let mut offered = 0;
         at = spill
-            .replay(at, 7.min((120 - at) as usize), &mut |seq, p| {
-                got.push((seq, u32::from_le_bytes(p.try_into().unwrap())));
+            .read(at, 7.min((120 - at) as usize), &mut |seq, p| {
+                offered += 1;
+                if offered == 5 && refused < 10 {
+                    refused += 1;
+                    return false;
+                }
+                got.push((seq, decode(p)));
+                true
             })
             .unwrap();
     }
     assert_eq!(at, 120);
+    assert!(refused > 0);
     drop(log);
     disk.power_cut();
-    let (log, _) = PartitionLog::open(Arc::new(disk.clone()), "/spill", options).unwrap();
+    let log = WalDurableLog::open(Arc::new(disk.clone()), "/spill", options()).unwrap();
     let spill: &dyn DurableLog = &log;
     assert_eq!(spill.end(), 300);
     while at < spill.end() {
+        // Across segment boundaries in one call.
         at = spill
-            .replay(at, 50, &mut |seq, p| {
-                got.push((seq, u32::from_le_bytes(p.try_into().unwrap())))
+            .read(at, 100, &mut |seq, p| {
+                got.push((seq, decode(p)));
+                true
             })
             .unwrap();
     }
     let expect: Vec<(u64, u32)> = (0..300u32).map(|i| (u64::from(i), i)).collect();
     assert_eq!(got, expect);
     spill.flush().unwrap();
+}
+
+#[test]
+fn a_committed_position_survives_reopen_and_frees_whole_segments() {
+    let disk = SimDisk::new();
+    let logs = WalDurableLogs::new(Arc::new(disk.clone()), "/wal", options());
+    let spill = logs.open("orders", LogStream::Spill).unwrap();
+    assert_eq!(spill.committed("bus.replay"), None);
+    for i in 0..600u32 {
+        spill.append(&[i as u8; 40]).unwrap();
+    }
+    spill.commit("bus.replay", 500).unwrap();
+    assert!(spill.start() > 0, "segments wholly below 500 are removed");
+    assert!(spill.start() <= 500, "nothing at or above 500 is removed");
+    drop(spill);
+    let spill = logs.open("orders", LogStream::Spill).unwrap();
+    assert_eq!(spill.committed("bus.replay"), Some(500));
+    assert_eq!(spill.end(), 600);
+    assert!(logs.open("../escape", LogStream::Spill).is_err());
+    assert!(logs.open("a/b", LogStream::Spill).is_err());
 }

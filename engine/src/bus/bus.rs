@@ -3,9 +3,10 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 
-use super::generation::AttachError;
+use super::durable::{DurableLogs, LogStream};
 use super::outcome::BusError;
 use super::publisher::Publisher;
+use super::spill::SpillLane;
 use super::subscriber::{Subscriber, WaitStrategy};
 use super::topic::{FullPolicy, Topic, TopicConfig};
 use crate::config::BusConfig;
@@ -43,6 +44,8 @@ pub struct Bus {
     /// Serialises limit changes (the registry serialises too; direct
     /// callers may not go through it).
     reconfiguring: Mutex<()>,
+    /// Where spill topics get their logs (`None`: spill is refused).
+    durable_logs: Option<Arc<dyn DurableLogs>>,
 }
 
 fn check_shape(topic: &str, partitions: usize, ring_size: usize) -> Result<(), BusError> {
@@ -113,7 +116,16 @@ impl Bus {
             default_partitions: config.default_partitions,
             events,
             reconfiguring: Mutex::new(()),
+            durable_logs: None,
         }
+    }
+
+    /// Attaches durable storage: topics with `FullPolicy::Spill` open their
+    /// spill log through `logs` when created (storage implements it over
+    /// the WAL; the bus knows no files).
+    pub fn with_durable_logs(mut self, logs: Arc<dyn DurableLogs>) -> Bus {
+        self.durable_logs = Some(logs);
+        self
     }
 
     fn load(a: &AtomicU64) -> u64 {
@@ -131,8 +143,8 @@ impl Bus {
         if config.groups.is_empty() {
             return Err(BusError::NoGroups(name.to_owned()));
         }
-        if config.full_policy == FullPolicy::Spill {
-            return Err(BusError::SpillUnavailable(name.to_owned()));
+        if config.full_policy == FullPolicy::Spill && config.single_writer {
+            return Err(BusError::SpillNeedsMultiWriter(name.to_owned()));
         }
         let ring_size = match (config.ring_size, config.hot) {
             (Some(size), _) => size,
@@ -153,8 +165,30 @@ impl Bus {
                 max,
             });
         }
-        topics.push(Arc::new(Topic::new(name, config, partitions, ring_size)));
+        // Opened under the topics lock, so two creators of one name never
+        // open its log twice.
+        let spill = self.open_spill(name, &config)?;
+        topics.push(Arc::new(Topic::new(
+            name, config, partitions, ring_size, spill,
+        )));
         Ok(())
+    }
+
+    fn open_spill(&self, name: &str, config: &TopicConfig) -> Result<Option<SpillLane>, BusError> {
+        if config.full_policy != FullPolicy::Spill {
+            return Ok(None);
+        }
+        let logs = self
+            .durable_logs
+            .as_ref()
+            .ok_or_else(|| BusError::SpillUnavailable(name.to_owned()))?;
+        let log = logs
+            .open(name, LogStream::Spill)
+            .map_err(|source| BusError::DurableLog {
+                topic: name.to_owned(),
+                source,
+            })?;
+        Ok(Some(SpillLane::new(log)))
     }
 
     fn topic(&self, name: &str) -> Result<Arc<Topic>, BusError> {
@@ -170,17 +204,7 @@ impl Bus {
     pub fn publisher(&self, topic: &str) -> Result<Publisher, BusError> {
         let topic = self.topic(topic)?;
         let slots = topic.attach_publisher();
-        let (generation, producers, heads) = loop {
-            let generation = topic.current_generation();
-            match generation.attach() {
-                Ok((producers, heads)) => break (generation, producers, heads),
-                // Sealed meanwhile: take the next current one.
-                Err(AttachError::Sealed) => continue,
-                Err(AttachError::Taken) => {
-                    return Err(BusError::SingleWriterTaken(topic.name.clone()))
-                }
-            }
-        };
+        let (generation, producers, heads) = topic.attach_current()?;
         Ok(Publisher {
             bus: Arc::clone(&self.shared),
             topic,
@@ -283,16 +307,24 @@ impl Bus {
         }
     }
 
-    /// The backpressure step, run on the tick: reads every ring's fill
-    /// (published minus slowest group), sets each topic's state from its
-    /// fullest partition and the bus's from the aggregate fill, and the
-    /// Critical delay from how far past Critical the aggregate is.
+    /// The backpressure step, run on the tick: replays spilled messages
+    /// into rings with room (committing the replay position), reads every
+    /// ring's fill (published minus slowest group), sets each topic's state
+    /// from its fullest partition and the bus's from the aggregate fill,
+    /// and the Critical delay from how far past Critical the aggregate is.
+    /// A spill log failure is logged and counted, and retried next tick
+    /// (publishers see it as a typed error).
     pub fn update_backpressure(&self, now_ns: u64) {
         let thresholds = self.thresholds();
         let topics = self.topics.read().unwrap_or_else(|p| p.into_inner());
         let (mut used, mut capacity) = (0u64, 0u64);
         for topic in topics.iter() {
             topic.maintain();
+            if let Some(lane) = &topic.spill {
+                if let Err(e) = lane.tick(topic) {
+                    tracing::error!(topic = %topic.name, error = %e, "bus: spill replay failed");
+                }
+            }
             let mut fullest = 0.0f64;
             for generation in topic.generations() {
                 let depths = generation.depths(&generation.heads());
@@ -493,6 +525,33 @@ impl Scalable for Bus {
                 &t,
                 totals.delayed as f64,
             );
+            if let Some(lane) = &topic.spill {
+                let (spilled, replayed, failures) = lane.counts();
+                m.counter(
+                    "spilled_total",
+                    "Messages spilled to the durable log (ring full or backlog).",
+                    &t,
+                    spilled as f64,
+                );
+                m.counter(
+                    "replayed_total",
+                    "Spilled messages replayed into the rings.",
+                    &t,
+                    replayed as f64,
+                );
+                m.counter(
+                    "spill_failures_total",
+                    "Tick replays or replay-position commits that failed.",
+                    &t,
+                    failures as f64,
+                );
+                m.gauge(
+                    "spill_backlog_records",
+                    "Spill records waiting to be replayed.",
+                    &t,
+                    lane.backlog() as f64,
+                );
+            }
             // Relaxed: a statistic.
             m.gauge(
                 "subscribers",

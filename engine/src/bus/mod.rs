@@ -19,6 +19,7 @@
 
 #[allow(clippy::module_inception)]
 mod bus;
+mod durable;
 mod generation;
 mod message;
 mod notify;
@@ -26,12 +27,18 @@ mod outcome;
 mod publisher;
 mod quiesce;
 mod ring;
+mod spill;
 mod subscriber;
 mod topic;
 
 pub use bus::{Bus, MAX_PARTITIONS};
+pub use durable::{DurableLog, DurableLogError, DurableLogs, LogStream};
 pub use message::{stable_hash, Message, FLAG_BACKPRESSURE, FLAG_KEYED};
 pub use outcome::{BusError, PublishOutcome, Refusal};
 pub use publisher::Publisher;
+pub use spill::{
+    REPLAY_CONSUMER, REPLAY_PASS_RECORDS_MAX, SPILL_HEADER_BYTES, SPILL_MESSAGE_HEADER_BYTES,
+    SPILL_RECORD_VERSION,
+};
 pub use subscriber::{Subscriber, WaitStrategy};
 pub use topic::{FullPolicy, TopicConfig};

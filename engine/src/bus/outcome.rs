@@ -2,6 +2,8 @@
 
 use std::time::Duration;
 
+use super::durable::DurableLogError;
+
 /// What happened to a publish that was not an error.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PublishOutcome {
@@ -12,12 +14,17 @@ pub enum PublishOutcome {
     /// Accepted; the bus is Critical and asks the producer to wait this long
     /// before publishing again (`Publisher::publish_paced` does).
     Delayed(Duration),
+    /// Accepted into the topic's durable log: the ring was full (or held
+    /// back by earlier spilled messages) under `FullPolicy::Spill`. It
+    /// reaches the ring in order, after every message published before it.
+    Spilled,
     /// Not accepted; nothing was enqueued.
     Refused(Refusal),
 }
 
 impl PublishOutcome {
-    /// True if the message (or batch) was enqueued.
+    /// True if the message (or batch) was enqueued (into a ring, or
+    /// spilled to the durable log).
     pub fn accepted(&self) -> bool {
         !matches!(self, PublishOutcome::Refused(_))
     }
@@ -101,6 +108,31 @@ pub enum BusError {
     #[error("topic `{0}` is single-writer and already has a publisher")]
     SingleWriterTaken(String),
     /// The spill policy needs a durable log to spill to.
-    #[error("topic `{0}`: the spill policy needs a durable log; none is attached to this bus")]
+    #[error("topic `{0}`: the spill policy needs a durable log; none is attached to this bus (Bus::with_durable_logs)")]
     SpillUnavailable(String),
+    /// The spill policy replays beside the topic's producers, which a
+    /// single-writer ring does not allow.
+    #[error("topic `{0}`: the spill policy needs a multi-writer topic; unset single_writer or choose the Wait or Refuse policy")]
+    SpillNeedsMultiWriter(String),
+    /// The topic's durable log failed; the publish was not accepted.
+    #[error("topic `{topic}`: {source}")]
+    DurableLog {
+        /// The topic.
+        topic: String,
+        /// What the log said.
+        #[source]
+        source: DurableLogError,
+    },
+    /// A record in the topic's spill log is not a bus spill record (the
+    /// WAL checksum held, so it was written so, e.g. by another version):
+    /// replay stops there rather than skip it.
+    #[error("topic `{topic}`: spill record at sequence {sequence} is unreadable: {reason}")]
+    SpillCorrupt {
+        /// The topic.
+        topic: String,
+        /// The record's sequence in the spill log.
+        sequence: u64,
+        /// What was wrong.
+        reason: String,
+    },
 }

@@ -6,12 +6,16 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::bus::BusShared;
-use super::generation::{AttachError, Generation, HeadSlots};
+use super::generation::{Generation, HeadSlots};
 use super::message::{stable_hash, Envelope, FLAG_BACKPRESSURE, FLAG_KEYED};
 use super::outcome::{BusError, PublishOutcome, Refusal};
-use super::ring::{Full, RingProducer};
+use super::ring::RingProducer;
+use super::spill::{SpillLane, REPLAY_PASS_RECORDS_MAX};
 use super::topic::{bump, FullPolicy, PublisherSlots, Topic};
 use crate::scalable::BackpressureState;
+
+/// (partition, key hash, flags) of one publish.
+type Route = (usize, u64, u8);
 
 /// Publishes to one topic. Not `Clone`: make one per thread with
 /// [`Bus::publisher`](super::Bus::publisher).
@@ -113,62 +117,70 @@ impl Publisher {
 
     #[cold]
     fn move_to_current(&mut self) -> Result<(), BusError> {
-        loop {
-            let generation = self.topic.current_generation();
-            match generation.attach() {
-                Ok((producers, heads)) => {
-                    // A single writer's old producers go back to their
-                    // generation (dropped there once it is sealed); clones
-                    // just drop, letting the old rings shut down.
-                    let old = std::mem::replace(&mut self.producers, producers);
-                    self.generation.detach(old);
-                    self.heads = heads;
-                    self.generation_number = generation.number;
-                    self.ring_size = generation.ring_size;
-                    self.generation = generation;
-                    self.next_partition = 0;
-                    return Ok(());
-                }
-                // Sealed between the two calls: take the next current one.
-                Err(AttachError::Sealed) => continue,
-                Err(AttachError::Taken) => {
-                    return Err(BusError::SingleWriterTaken(self.topic.name.clone()))
-                }
-            }
-        }
+        let (generation, producers, heads) = self.topic.attach_current()?;
+        // A single writer's old producers go back to their generation
+        // (dropped there once it is sealed); clones just drop, letting the
+        // old rings shut down.
+        let old = std::mem::replace(&mut self.producers, producers);
+        self.generation.detach(old);
+        self.heads = heads;
+        self.generation_number = generation.number;
+        self.ring_size = generation.ring_size;
+        self.generation = generation;
+        self.next_partition = 0;
+        Ok(())
     }
 
     #[inline]
-    fn send(
+    fn send<F: Fn(usize, u8, u64, &mut Envelope)>(
         &mut self,
         key: Option<&[u8]>,
         n: usize,
-        fill: impl Fn(usize, u8, u64, &mut Envelope),
+        fill: F,
     ) -> Result<PublishOutcome, BusError> {
         let state = self.bus.state.load().max(self.topic.state.load());
         if state == BackpressureState::Shedding && !self.topic.config.critical {
             bump(&self.slots.refused, 1);
             return Ok(PublishOutcome::Refused(Refusal::Shedding));
         }
-        self.enter()?;
-        let ring_size = self.ring_size;
-        if n > ring_size {
-            self.slots.active.exit();
-            return Err(BusError::PayloadTooLarge {
-                len: n,
-                max: ring_size as u64,
-            });
+        if self.topic.spill.as_ref().is_some_and(SpillLane::backlogged) {
+            return self.send_spilling(key, None, n, state, &fill);
         }
-        let published = self.send_in_generation(key, n, state, fill);
+        self.enter()?;
+        if let Err(e) = self.check_batch(n) {
+            self.slots.active.exit();
+            return Err(e);
+        }
+        let route = self.route(key, state);
+        let published = self.send_in_generation(route, n, &fill);
         // After the head store, so a sealer that sees us out sees the head.
         self.slots.active.exit();
-        let Some(()) = published else {
-            bump(&self.slots.refused, 1);
-            return Ok(PublishOutcome::Refused(Refusal::RingFull));
-        };
+        if published {
+            return Ok(self.accepted(n, state));
+        }
+        if self.topic.config.full_policy == FullPolicy::Spill {
+            return self.send_spilling(key, Some(route), n, state, &fill);
+        }
+        bump(&self.slots.refused, 1);
+        Ok(PublishOutcome::Refused(Refusal::RingFull))
+    }
+
+    fn check_batch(&self, n: usize) -> Result<(), BusError> {
+        if n > self.ring_size {
+            return Err(BusError::PayloadTooLarge {
+                len: n,
+                max: self.ring_size as u64,
+            });
+        }
+        Ok(())
+    }
+
+    /// Counts an enqueued publish, wakes readers, says how it went.
+    #[inline]
+    fn accepted(&mut self, n: usize, state: BackpressureState) -> PublishOutcome {
         bump(&self.slots.published, n as u64);
         self.topic.notifier.notify();
-        Ok(match state {
+        match state {
             BackpressureState::Normal => PublishOutcome::Accepted,
             BackpressureState::Warning => PublishOutcome::AcceptedWithBackpressure,
             _ => {
@@ -178,19 +190,13 @@ impl Publisher {
                     self.bus.delay_ns.load(Ordering::Relaxed),
                 ))
             }
-        })
+        }
     }
 
-    /// Publishes into the current generation; `None` if the ring was full
-    /// and the policy is to refuse.
+    /// The partition, key hash and flags of a publish; advances the
+    /// round-robin for an unkeyed one.
     #[inline]
-    fn send_in_generation(
-        &mut self,
-        key: Option<&[u8]>,
-        n: usize,
-        state: BackpressureState,
-        fill: impl Fn(usize, u8, u64, &mut Envelope),
-    ) -> Option<()> {
+    fn route(&mut self, key: Option<&[u8]>, state: BackpressureState) -> Route {
         let (partition, key_hash, mut flags) = match key {
             Some(k) => {
                 let h = stable_hash(k);
@@ -209,31 +215,101 @@ impl Publisher {
         if state >= BackpressureState::Warning {
             flags |= FLAG_BACKPRESSURE;
         }
-        let mut attempts = 0u32;
-        let last = loop {
-            let producer = &mut self.producers[partition];
-            let result = if n == 1 {
-                producer.try_publish(|e| fill(0, flags, key_hash, e))
-            } else {
-                producer.try_publish_batch(n, |i, e| fill(i, flags, key_hash, e))
-            };
-            match result {
-                Ok(seq) => break seq,
-                Err(Full) => match self.topic.config.full_policy {
-                    FullPolicy::Refuse => return None,
-                    // Spill is refused at topic creation until a WAL is
-                    // attached, so only Wait reaches here.
-                    FullPolicy::Wait | FullPolicy::Spill => {
-                        attempts += 1;
-                        self.wait_for_room(attempts);
-                    }
-                },
-            }
+        (partition, key_hash, flags)
+    }
+
+    /// One try to claim and fill `n` slots of the route's ring.
+    #[inline]
+    fn try_ring(
+        &mut self,
+        (partition, key_hash, flags): Route,
+        n: usize,
+        fill: &impl Fn(usize, u8, u64, &mut Envelope),
+    ) -> bool {
+        let producer = &mut self.producers[partition];
+        let result = if n == 1 {
+            producer.try_publish(|e| fill(0, flags, key_hash, e))
+        } else {
+            producer.try_publish_batch(n, |i, e| fill(i, flags, key_hash, e))
+        };
+        let Ok(last) = result else {
+            return false;
         };
         // Release: single writer; pairs with the Acquire in
         // `Generation::heads`, so a sealed head covers this envelope.
         self.heads.head[partition].store(last, Ordering::Release);
-        Some(())
+        true
+    }
+
+    /// Publishes into the current generation; false if the ring was full
+    /// and the policy is not to wait.
+    #[inline]
+    fn send_in_generation(
+        &mut self,
+        route: Route,
+        n: usize,
+        fill: &impl Fn(usize, u8, u64, &mut Envelope),
+    ) -> bool {
+        let mut attempts = 0u32;
+        loop {
+            if self.try_ring(route, n, fill) {
+                return true;
+            }
+            match self.topic.config.full_policy {
+                FullPolicy::Refuse | FullPolicy::Spill => return false,
+                FullPolicy::Wait => {
+                    attempts += 1;
+                    self.wait_for_room(attempts);
+                }
+            }
+        }
+    }
+
+    /// The spill path (see `spill.rs`): the ring was full under the Spill
+    /// policy, or the topic has a backlog. Under the lane's lock: replay
+    /// what fits, then publish into the ring only if the backlog is now
+    /// empty, else append behind it.
+    #[cold]
+    fn send_spilling(
+        &mut self,
+        key: Option<&[u8]>,
+        tried: Option<Route>,
+        n: usize,
+        state: BackpressureState,
+        fill: &dyn Fn(usize, u8, u64, &mut Envelope),
+    ) -> Result<PublishOutcome, BusError> {
+        let topic = Arc::clone(&self.topic);
+        let lane = topic.spill.as_ref().expect("only spill topics spill");
+        let mut st = lane.lock();
+        lane.replay(&topic, &mut st, REPLAY_PASS_RECORDS_MAX)?;
+        self.enter()?;
+        if let Err(e) = self.check_batch(n) {
+            self.slots.active.exit();
+            return Err(e);
+        }
+        // A resize may have moved us to a generation with fewer partitions.
+        let route = match tried {
+            Some(r) if key.is_none() && r.0 < self.producers.len() => r,
+            _ => self.route(key, state),
+        };
+        // Backlog empty under the lock: no spilled message can be overtaken.
+        let published = !lane.backlogged() && self.try_ring(route, n, &fill);
+        self.slots.active.exit();
+        if published {
+            drop(st);
+            return Ok(self.accepted(n, state));
+        }
+        let (partition, key_hash, flags) = route;
+        lane.append(
+            &topic.name,
+            &mut st,
+            (partition as u32, key_hash, flags),
+            n,
+            &|i, e| fill(i, flags, key_hash, e),
+        )?;
+        drop(st);
+        bump(&self.slots.published, n as u64);
+        Ok(PublishOutcome::Spilled)
     }
 
     /// Ring full under the Wait policy: spin briefly (readers usually free

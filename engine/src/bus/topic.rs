@@ -6,9 +6,12 @@ use std::sync::{Arc, Mutex, RwLock};
 
 use crossbeam_utils::CachePadded;
 
-use super::generation::Generation;
+use super::generation::{AttachError, Generation, HeadSlots};
 use super::notify::Notifier;
+use super::outcome::BusError;
 use super::quiesce::{ActiveSlot, Gate};
+use super::ring::RingProducer;
+use super::spill::SpillLane;
 use crate::scalable::BackpressureCell;
 
 /// What a publisher does when a partition's ring is full.
@@ -18,7 +21,10 @@ pub enum FullPolicy {
     Wait,
     /// Return `Refused(RingFull)`.
     Refuse,
-    /// Spill to the durable log and replay in order (needs a WAL attached).
+    /// Append to the topic's durable log and replay into the rings in
+    /// order as room appears (`PublishOutcome::Spilled`). Needs durable
+    /// logs attached to the bus (`Bus::with_durable_logs`) and a
+    /// multi-writer topic.
     Spill,
 }
 
@@ -61,6 +67,10 @@ impl Default for TopicConfig {
         }
     }
 }
+
+/// A publisher's hold on a generation: the generation, its own producers
+/// (clones, or a single writer's), and its head slots.
+pub(crate) type Attachment = (Arc<Generation>, Vec<RingProducer>, Arc<HeadSlots>);
 
 /// Counters one publisher handle writes (it is their only writer).
 pub(crate) struct PublisherSlots {
@@ -114,6 +124,8 @@ pub(crate) struct Topic {
     pub(crate) subscribers: AtomicU64,
     /// Serialises resizes.
     resizing: Mutex<()>,
+    /// The spill log and replay state (`FullPolicy::Spill` only).
+    pub(crate) spill: Option<SpillLane>,
 }
 
 impl Topic {
@@ -122,6 +134,7 @@ impl Topic {
         config: TopicConfig,
         partitions: usize,
         ring_size: usize,
+        spill: Option<SpillLane>,
     ) -> Topic {
         let first = Arc::new(Generation::new(
             0,
@@ -152,6 +165,7 @@ impl Topic {
             next_member: AtomicU64::new(0),
             subscribers: AtomicU64::new(0),
             resizing: Mutex::new(()),
+            spill,
         }
     }
 
@@ -167,6 +181,21 @@ impl Topic {
     pub(crate) fn current_generation(&self) -> Arc<Generation> {
         let generations = self.generations.read().unwrap_or_else(|p| p.into_inner());
         Arc::clone(generations.last().expect("a topic always has a generation"))
+    }
+
+    /// Attaches to the current generation (the next current one if it is
+    /// sealed meanwhile): producers and head slots for a publisher.
+    pub(crate) fn attach_current(&self) -> Result<Attachment, BusError> {
+        loop {
+            let generation = self.current_generation();
+            match generation.attach() {
+                Ok((producers, heads)) => return Ok((generation, producers, heads)),
+                Err(AttachError::Sealed) => continue,
+                Err(AttachError::Taken) => {
+                    return Err(BusError::SingleWriterTaken(self.name.clone()))
+                }
+            }
+        }
     }
 
     /// Registers a publisher's counters.

@@ -1,54 +1,163 @@
-//! The seam the message bus spills through: when a ring is full and the
-//! topic's policy says "spill", messages go to a durable log and are
-//! replayed in order later. The bus depends on this trait, not on files.
+//! The bus's durable logs over the WAL: the engine's `DurableLog` trait
+//! implemented by a `PartitionLog` with its consumer offsets, and
+//! `DurableLogs` opening one per topic stream under a root directory
+//! (`{root}/{topic}-spill` for a spill log, see `storage/FORMAT.md`).
 
-use super::error::WalError;
-use super::log::PartitionLog;
-use super::sync::Receipt;
+use std::path::PathBuf;
+use std::sync::Arc;
 
-/// A log the bus can spill messages to and replay them from, in order.
-pub trait DurableLog: Send + Sync {
-    /// Appends one message; the receipt says when it is durable.
-    fn spill(&self, payload: &[u8]) -> Result<Receipt, WalError>;
-    /// Calls `deliver` on up to `max` messages from sequence `from`, in
-    /// order; returns the sequence to resume from.
-    fn replay(
-        &self,
-        from: u64,
-        max: usize,
-        deliver: &mut dyn FnMut(u64, &[u8]),
-    ) -> Result<u64, WalError>;
-    /// Sequence the next spilled message gets.
-    fn end(&self) -> u64;
-    /// First sequence still kept.
-    fn start(&self) -> u64;
-    /// Makes every spilled message durable.
-    fn flush(&self) -> Result<(), WalError>;
+use keel_engine::bus::{DurableLog, DurableLogError, DurableLogs, LogStream};
+
+use super::io::Backend;
+use super::log::{LogOptions, PartitionLog};
+use super::offsets::ConsumerOffsets;
+use crate::backing_store::validate_key;
+
+fn failed(op: &'static str, e: impl std::fmt::Display) -> DurableLogError {
+    DurableLogError {
+        op,
+        message: e.to_string(),
+    }
 }
 
-impl DurableLog for PartitionLog {
-    fn spill(&self, payload: &[u8]) -> Result<Receipt, WalError> {
-        self.append(payload)
+/// One WAL partition log and its consumer offsets, as the bus sees it.
+/// Committing a position removes whole segments every consumer of the log
+/// has passed (retention by acknowledgement).
+#[derive(Debug)]
+pub struct WalDurableLog {
+    log: PartitionLog,
+    offsets: ConsumerOffsets,
+}
+
+impl WalDurableLog {
+    /// Opens (or creates, running recovery) the log and its offsets in
+    /// `dir`.
+    pub fn open(
+        backend: Arc<dyn Backend>,
+        dir: impl Into<PathBuf>,
+        options: LogOptions,
+    ) -> Result<WalDurableLog, DurableLogError> {
+        let dir = dir.into();
+        let (log, report) = PartitionLog::open(Arc::clone(&backend), &dir, options)
+            .map_err(|e| failed("open", e))?;
+        if let Some(cut) = &report.cut {
+            tracing::warn!(dir = %dir.display(), ?cut, "durable log: torn tail cut on open");
+        }
+        let offsets = ConsumerOffsets::open(backend, &dir).map_err(|e| failed("open", e))?;
+        Ok(WalDurableLog { log, offsets })
     }
 
-    fn replay(
+    /// The underlying partition log.
+    pub fn log(&self) -> &PartitionLog {
+        &self.log
+    }
+}
+
+impl DurableLog for WalDurableLog {
+    fn append(&self, record: &[u8]) -> Result<u64, DurableLogError> {
+        let receipt = self.log.append(record).map_err(|e| failed("append", e))?;
+        Ok(receipt.sequence)
+    }
+
+    fn read(
         &self,
         from: u64,
         max: usize,
-        deliver: &mut dyn FnMut(u64, &[u8]),
-    ) -> Result<u64, WalError> {
-        self.visit(from, max, &mut |r| deliver(r.sequence, r.payload))
-    }
-
-    fn end(&self) -> u64 {
-        self.next_sequence()
+        deliver: &mut dyn FnMut(u64, &[u8]) -> bool,
+    ) -> Result<u64, DurableLogError> {
+        let (mut next, mut stopped) = (from, false);
+        // `visit` reads one segment per call: go on while records come.
+        while !stopped && next < self.log.next_sequence() && ((next - from) as usize) < max {
+            let left = max - (next - from) as usize;
+            let before = next;
+            self.log
+                .visit(next, left, &mut |r| {
+                    if !stopped && deliver(r.sequence, r.payload) {
+                        next = r.sequence + 1;
+                    } else {
+                        stopped = true;
+                    }
+                })
+                .map_err(|e| failed("read", e))?;
+            if next == before {
+                break;
+            }
+        }
+        Ok(next)
     }
 
     fn start(&self) -> u64 {
-        self.first_sequence()
+        self.log.first_sequence()
     }
 
-    fn flush(&self) -> Result<(), WalError> {
-        self.sync()
+    fn end(&self) -> u64 {
+        self.log.next_sequence()
+    }
+
+    fn committed(&self, consumer: &str) -> Option<u64> {
+        self.offsets.get(consumer)
+    }
+
+    fn commit(&self, consumer: &str, next: u64) -> Result<(), DurableLogError> {
+        self.offsets
+            .commit(consumer, next)
+            .map_err(|e| failed("commit", e))?;
+        if let Some(lowest) = self.offsets.min_committed() {
+            self.log
+                .remove_segments_below(lowest)
+                .map_err(|e| failed("commit", e))?;
+        }
+        Ok(())
+    }
+
+    fn flush(&self) -> Result<(), DurableLogError> {
+        self.log.sync().map_err(|e| failed("flush", e))
+    }
+}
+
+/// Opens the bus's durable logs under one root directory with one set of
+/// log options: `Bus::with_durable_logs(Arc::new(WalDurableLogs::new(..)))`.
+#[derive(Debug, Clone)]
+pub struct WalDurableLogs {
+    backend: Arc<dyn Backend>,
+    root: PathBuf,
+    options: LogOptions,
+}
+
+impl WalDurableLogs {
+    /// Logs under `root` (usually `wal.dir`) on `backend`.
+    pub fn new(
+        backend: Arc<dyn Backend>,
+        root: impl Into<PathBuf>,
+        options: LogOptions,
+    ) -> WalDurableLogs {
+        WalDurableLogs {
+            backend,
+            root: root.into(),
+            options,
+        }
+    }
+
+    /// The directory of `topic`'s `stream`; the topic name must be one
+    /// path segment of `[A-Za-z0-9_.-]` not starting with `.`.
+    pub fn dir(&self, topic: &str, stream: LogStream) -> Result<PathBuf, DurableLogError> {
+        validate_key(topic).map_err(|e| failed("open", format!("topic name: {e}")))?;
+        if topic.contains('/') {
+            return Err(failed(
+                "open",
+                format!("topic name {topic:?} must be one path segment (no `/`) to name a log directory"),
+            ));
+        }
+        Ok(match stream {
+            LogStream::Spill => self.root.join(format!("{topic}-spill")),
+        })
+    }
+}
+
+impl DurableLogs for WalDurableLogs {
+    fn open(&self, topic: &str, stream: LogStream) -> Result<Arc<dyn DurableLog>, DurableLogError> {
+        let dir = self.dir(topic, stream)?;
+        let log = WalDurableLog::open(Arc::clone(&self.backend), dir, self.options)?;
+        Ok(Arc::new(log))
     }
 }

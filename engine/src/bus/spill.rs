@@ -1,0 +1,533 @@
+//! The spill lane of a topic under [`FullPolicy::Spill`](super::FullPolicy):
+//! publishes that find their ring full go to the topic's durable log, and
+//! are replayed into the rings in log order as room appears.
+//!
+//! Order: the log is one per topic, appended under `SpillLane::state`'s
+//! lock. While it holds records not yet replayed (`backlog` non-zero),
+//! every publish of the topic goes through that lock and is appended
+//! behind them, never straight into a ring; the lock holder first replays
+//! what fits. Only with the lock held and the backlog empty may a publish
+//! go to a ring again. So a publish that happens after another (same
+//! thread, or synchronised with it) is delivered after it, spilled or not.
+//!
+//! Exactly once: the replay position (`cursor`) moves past a message only
+//! once its envelope is in a ring, under the lock; each ring delivers it
+//! once to every group. Replay stops at the first message whose ring is
+//! full, so a stalled partition holds back the backlog of the others
+//! behind it (head-of-line, the price of one log per topic).
+//!
+//! Who replays: publishers that find a backlog (under the lock, before
+//! their own message), and the `bus.backpressure` tick
+//! ([`Bus::update_backpressure`](super::Bus::update_backpressure)), which
+//! also commits the replay position to the log so a restart resumes there.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use crossbeam_utils::CachePadded;
+
+use super::durable::{DurableLog, DurableLogError};
+use super::generation::{Generation, HeadSlots};
+use super::message::Envelope;
+use super::outcome::BusError;
+use super::ring::RingProducer;
+use super::topic::{bump, PublisherSlots, Topic};
+
+/// Records one replay pass places at most (bounds the work of one tick or
+/// one publish).
+pub const REPLAY_PASS_RECORDS_MAX: usize = 4_096;
+/// Name under which the bus commits its replay position in a spill log.
+pub const REPLAY_CONSUMER: &str = "bus.replay";
+/// Format version of a spill record's payload.
+pub const SPILL_RECORD_VERSION: u8 = 1;
+/// Bytes of a spill record's header.
+pub const SPILL_HEADER_BYTES: usize = 24;
+/// Bytes before each message's payload in a spill record.
+pub const SPILL_MESSAGE_HEADER_BYTES: usize = 12;
+
+/// One decoded spill record: one publish (one message, or a batch).
+pub(crate) struct SpillRecord<'a> {
+    pub(crate) flags: u8,
+    pub(crate) partition: u32,
+    pub(crate) key_hash: u64,
+    pub(crate) count: u32,
+    body: &'a [u8],
+}
+
+/// Encodes a publish of `n` messages; `fill(i, envelope)` writes the i-th.
+fn encode(
+    out: &mut Vec<u8>,
+    scratch: &mut Envelope,
+    (partition, key_hash, flags): (u32, u64, u8),
+    n: usize,
+    fill: &dyn Fn(usize, &mut Envelope),
+) {
+    out.clear();
+    out.push(SPILL_RECORD_VERSION);
+    out.push(flags);
+    out.extend_from_slice(&[0, 0]);
+    out.extend_from_slice(&partition.to_le_bytes());
+    out.extend_from_slice(&key_hash.to_le_bytes());
+    out.extend_from_slice(&(n as u32).to_le_bytes());
+    out.extend_from_slice(&[0; 4]);
+    debug_assert_eq!(out.len(), SPILL_HEADER_BYTES);
+    for i in 0..n {
+        fill(i, scratch);
+        out.extend_from_slice(&scratch.word.to_le_bytes());
+        out.extend_from_slice(&(scratch.bytes.len() as u32).to_le_bytes());
+        out.extend_from_slice(&scratch.bytes);
+    }
+}
+
+fn u32_at(b: &[u8], at: usize) -> u32 {
+    u32::from_le_bytes(b[at..at + 4].try_into().expect("4 bytes"))
+}
+
+fn u64_at(b: &[u8], at: usize) -> u64 {
+    u64::from_le_bytes(b[at..at + 8].try_into().expect("8 bytes"))
+}
+
+impl<'a> SpillRecord<'a> {
+    /// Decodes and checks a record (its lengths must add up exactly).
+    pub(crate) fn decode(bytes: &'a [u8]) -> Result<SpillRecord<'a>, String> {
+        if bytes.len() < SPILL_HEADER_BYTES {
+            return Err(format!(
+                "{} bytes, shorter than the {SPILL_HEADER_BYTES}-byte header",
+                bytes.len()
+            ));
+        }
+        if bytes[0] != SPILL_RECORD_VERSION {
+            return Err(format!(
+                "version {}, this build reads {SPILL_RECORD_VERSION}",
+                bytes[0]
+            ));
+        }
+        let record = SpillRecord {
+            flags: bytes[1],
+            partition: u32_at(bytes, 4),
+            key_hash: u64_at(bytes, 8),
+            count: u32_at(bytes, 16),
+            body: &bytes[SPILL_HEADER_BYTES..],
+        };
+        if record.count == 0 {
+            return Err("a record of zero messages".into());
+        }
+        let (mut at, mut seen) = (0usize, 0u32);
+        while at < record.body.len() {
+            if record.body.len() - at < SPILL_MESSAGE_HEADER_BYTES {
+                return Err(format!("message {seen} header runs past the end"));
+            }
+            let len = u32_at(record.body, at + 8) as usize;
+            at += SPILL_MESSAGE_HEADER_BYTES;
+            if record.body.len() - at < len {
+                return Err(format!("message {seen} of {len} bytes runs past the end"));
+            }
+            at += len;
+            seen += 1;
+        }
+        if seen != record.count {
+            return Err(format!("{seen} messages, header says {}", record.count));
+        }
+        Ok(record)
+    }
+
+    /// (word, bytes) of each message, in order (checked by `decode`).
+    pub(crate) fn messages(&self) -> impl Iterator<Item = (u64, &'a [u8])> {
+        let body = self.body;
+        let mut at = 0usize;
+        std::iter::from_fn(move || {
+            if at >= body.len() {
+                return None;
+            }
+            let word = u64_at(body, at);
+            let len = u32_at(body, at + 8) as usize;
+            let start = at + SPILL_MESSAGE_HEADER_BYTES;
+            at = start + len;
+            Some((word, &body[start..at]))
+        })
+    }
+
+    /// The partition in a generation of `partitions`: a keyed message
+    /// hashes as a direct publish would; an unkeyed one keeps its partition
+    /// when it still exists.
+    fn route(&self, partitions: usize) -> usize {
+        if self.flags & super::message::FLAG_KEYED != 0 {
+            (self.key_hash % partitions as u64) as usize
+        } else {
+            self.partition as usize % partitions
+        }
+    }
+}
+
+/// The replay's own attachment to the rings: a publisher without a handle,
+/// registered with the topic so a resize waits for a pass in flight.
+struct Replayer {
+    generation: Arc<Generation>,
+    producers: Vec<RingProducer>,
+    heads: Arc<HeadSlots>,
+    slots: Arc<PublisherSlots>,
+}
+
+impl Replayer {
+    fn attach(topic: &Topic) -> Result<Replayer, BusError> {
+        let slots = topic.attach_publisher();
+        let (generation, producers, heads) = topic.attach_current()?;
+        Ok(Replayer {
+            generation,
+            producers,
+            heads,
+            slots,
+        })
+    }
+
+    /// Marks the replayer active in the current generation, moving to it
+    /// first when a resize made a new one.
+    fn enter(&mut self, topic: &Topic) -> Result<(), BusError> {
+        while !self.slots.active.enter(self.generation.number, &topic.gate) {
+            let (generation, producers, heads) = topic.attach_current()?;
+            self.generation = generation;
+            self.producers = producers;
+            self.heads = heads;
+        }
+        Ok(())
+    }
+}
+
+/// Where the last replay pass stopped: the ring of `partition` in
+/// generation `generation` was full while its slowest group had read to
+/// `tail` (read before the failed try). Until that tail moves (or a resize
+/// makes a new generation) there is no room, so passes skip reading the
+/// log. The tail is stored after the poller releases its slots, so room
+/// made after the failed try always shows as a moved tail.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Blocked {
+    generation: u64,
+    partition: usize,
+    tail: i64,
+}
+
+/// The highest sequence every group has read in one partition.
+fn slowest_tail(generation: &Generation, partition: usize) -> i64 {
+    generation
+        .groups
+        .iter()
+        // Relaxed: a hint deciding whether to try the ring; a try that
+        // fails is retried once the hint moves (see `Blocked`).
+        .map(|g| g.tail[partition].load(Ordering::Relaxed))
+        .min()
+        .unwrap_or(-1)
+}
+
+impl Replayer {
+    /// Places the messages of `record` from `*partial` on into their ring;
+    /// `Ok(placed)` once all are in (resetting `*partial`), `Err((placed,
+    /// where))` when the ring filled first (`*partial` counts what is in).
+    fn place(
+        &mut self,
+        record: &SpillRecord<'_>,
+        partial: &mut u32,
+    ) -> Result<u64, (u64, Blocked)> {
+        let p = record.route(self.producers.len());
+        let mut placed = 0;
+        for (word, payload) in record.messages().skip(*partial as usize) {
+            let tail = slowest_tail(&self.generation, p);
+            let fill = |e: &mut Envelope| e.fill(record.key_hash, record.flags, word, payload);
+            let Ok(seq) = self.producers[p].try_publish(fill) else {
+                let blocked = Blocked {
+                    generation: self.generation.number,
+                    partition: p,
+                    tail,
+                };
+                return Err((placed, blocked));
+            };
+            // Release: pairs with the Acquire in `Generation::heads`.
+            self.heads.head[p].store(seq, Ordering::Release);
+            *partial += 1;
+            placed += 1;
+        }
+        *partial = 0;
+        Ok(placed)
+    }
+}
+
+/// What the lock guards: the replay position and the scratch buffers.
+pub(crate) struct SpillState {
+    /// Next log sequence to replay.
+    cursor: u64,
+    /// Messages of the record at `cursor` already placed in a ring (a batch
+    /// may be placed over several passes).
+    partial: u32,
+    /// Position last committed to the log.
+    committed: u64,
+    /// Attached while there is a backlog; dropped when it is empty so an
+    /// idle lane holds no generation alive.
+    replayer: Option<Replayer>,
+    /// Where the last pass stopped on a full ring.
+    blocked: Option<Blocked>,
+    record: Vec<u8>,
+    scratch: Envelope,
+}
+
+/// A topic's spill log and replay state.
+pub(crate) struct SpillLane {
+    log: Arc<dyn DurableLog>,
+    /// Records spilled and not yet fully replayed. Stored only under
+    /// `state`'s lock.
+    backlog: CachePadded<AtomicU64>,
+    /// Messages spilled / replayed (written under the lock; statistics).
+    spilled: AtomicU64,
+    replayed: AtomicU64,
+    /// Tick replays or commits that failed (a statistic).
+    failures: AtomicU64,
+    state: Mutex<SpillState>,
+}
+
+fn log_error(topic: &str, source: DurableLogError) -> BusError {
+    BusError::DurableLog {
+        topic: topic.to_owned(),
+        source,
+    }
+}
+
+impl SpillLane {
+    /// A lane over `log`, resuming at the replay position committed in it
+    /// (a restart replays what was spilled and not yet replayed).
+    pub(crate) fn new(log: Arc<dyn DurableLog>) -> SpillLane {
+        let cursor = log.committed(REPLAY_CONSUMER).unwrap_or(0).max(log.start());
+        let backlog = log.end().saturating_sub(cursor);
+        SpillLane {
+            log,
+            backlog: CachePadded::new(AtomicU64::new(backlog)),
+            spilled: AtomicU64::new(0),
+            replayed: AtomicU64::new(0),
+            failures: AtomicU64::new(0),
+            state: Mutex::new(SpillState {
+                cursor,
+                partial: 0,
+                committed: cursor,
+                replayer: None,
+                blocked: None,
+                record: Vec::new(),
+                scratch: Envelope::default(),
+            }),
+        }
+    }
+
+    /// True while records wait to be replayed: publishes must go through
+    /// the lock. Acquire: pairs with the Release store in `set_backlog`,
+    /// so a publisher that sees it empty also sees the replayed envelopes'
+    /// claims, and its own claim comes after them.
+    #[inline]
+    pub(crate) fn backlogged(&self) -> bool {
+        self.backlog.load(Ordering::Acquire) != 0
+    }
+
+    /// Records waiting (a statistic).
+    pub(crate) fn backlog(&self) -> u64 {
+        // Relaxed: a statistic; see `backlogged` for the ordered read.
+        self.backlog.load(Ordering::Relaxed)
+    }
+
+    /// (spilled, replayed) message counts and failed tick steps.
+    pub(crate) fn counts(&self) -> (u64, u64, u64) {
+        // Relaxed: statistics (the first two written under the lock).
+        (
+            self.spilled.load(Ordering::Relaxed),
+            self.replayed.load(Ordering::Relaxed),
+            self.failures.load(Ordering::Relaxed),
+        )
+    }
+
+    fn set_backlog(&self, st: &SpillState) {
+        let backlog = self.log.end().saturating_sub(st.cursor);
+        // Release: pairs with the Acquire in `backlogged`; stored under the
+        // lock, after the replayed envelopes' claims and head stores.
+        self.backlog.store(backlog, Ordering::Release);
+    }
+
+    pub(crate) fn lock(&self) -> MutexGuard<'_, SpillState> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Appends one publish of `n` messages behind the backlog. The caller
+    /// holds the lock (`st`).
+    pub(crate) fn append(
+        &self,
+        topic: &str,
+        st: &mut SpillState,
+        route: (u32, u64, u8),
+        n: usize,
+        fill: &dyn Fn(usize, &mut Envelope),
+    ) -> Result<(), BusError> {
+        let SpillState {
+            record, scratch, ..
+        } = st;
+        encode(record, scratch, route, n, fill);
+        debug_assert!(SpillRecord::decode(record).is_ok());
+        self.log.append(record).map_err(|e| log_error(topic, e))?;
+        bump(&self.spilled, n as u64);
+        self.set_backlog(st);
+        Ok(())
+    }
+
+    /// Places up to `max` records of the backlog into the rings, in log
+    /// order, stopping at the first message whose ring is full; returns
+    /// how many messages it placed. The caller holds the lock (`st`).
+    pub(crate) fn replay(
+        &self,
+        topic: &Topic,
+        st: &mut SpillState,
+        max: usize,
+    ) -> Result<u64, BusError> {
+        if st.cursor >= self.log.end() {
+            st.replayer = None;
+            st.blocked = None;
+            return Ok(0);
+        }
+        if self.still_blocked(topic, st) {
+            return Ok(0);
+        }
+        if st.replayer.is_none() {
+            st.replayer = Some(Replayer::attach(topic)?);
+        }
+        let SpillState {
+            cursor,
+            partial,
+            replayer,
+            ..
+        } = st;
+        let r = replayer.as_mut().expect("attached above");
+        r.enter(topic)?;
+        let (mut placed, mut bad, mut stop) = (0u64, None, None);
+        let read = self.log.read(*cursor, max, &mut |sequence, bytes| {
+            let record = match SpillRecord::decode(bytes) {
+                Ok(record) => record,
+                Err(reason) => {
+                    bad = Some((sequence, reason));
+                    return false;
+                }
+            };
+            match r.place(&record, partial) {
+                Ok(n) => {
+                    placed += n;
+                    true
+                }
+                Err((n, blocked)) => {
+                    placed += n;
+                    stop = Some(blocked);
+                    false
+                }
+            }
+        });
+        // After the head stores, like a publisher's exit.
+        r.slots.active.exit();
+        let next = read.map_err(|e| log_error(&topic.name, e))?;
+        *cursor = next;
+        st.blocked = stop;
+        bump(&self.replayed, placed);
+        self.set_backlog(st);
+        if st.cursor >= self.log.end() {
+            st.replayer = None;
+        }
+        if placed > 0 {
+            topic.notifier.notify();
+        }
+        match bad {
+            Some((sequence, reason)) => Err(BusError::SpillCorrupt {
+                topic: topic.name.clone(),
+                sequence,
+                reason,
+            }),
+            None => Ok(placed),
+        }
+    }
+
+    /// True if the last pass stopped on a full ring that has not had room
+    /// made since (nothing to gain from reading the log again).
+    fn still_blocked(&self, topic: &Topic, st: &SpillState) -> bool {
+        let (Some(b), Some(r)) = (&st.blocked, &st.replayer) else {
+            return false;
+        };
+        r.generation.number == b.generation
+            && topic.gate.current() == b.generation
+            && slowest_tail(&r.generation, b.partition) == b.tail
+    }
+
+    /// The tick's step: replays what fits (skipped if a publisher holds the
+    /// lock: it replays itself), then commits the replay position so a
+    /// restart resumes there (the log may then drop what was replayed).
+    pub(crate) fn tick(&self, topic: &Topic) -> Result<(), BusError> {
+        let result = self.tick_inner(topic);
+        if result.is_err() {
+            // Relaxed: a statistic; the tick is its only writer.
+            self.failures.fetch_add(1, Ordering::Relaxed);
+        }
+        result
+    }
+
+    fn tick_inner(&self, topic: &Topic) -> Result<(), BusError> {
+        let cursor = {
+            let Ok(mut st) = self.state.try_lock() else {
+                return Ok(());
+            };
+            self.replay(topic, &mut st, REPLAY_PASS_RECORDS_MAX)?;
+            if st.cursor == st.committed {
+                return Ok(());
+            }
+            st.committed = st.cursor;
+            st.cursor
+        };
+        // Outside the lock: a commit syncs, publishers need not wait on it.
+        self.log
+            .commit(REPLAY_CONSUMER, cursor)
+            .map_err(|e| log_error(&topic.name, e))
+    }
+
+    /// Commits the replay position (on drop of the topic).
+    fn commit_now(&self) -> Result<(), DurableLogError> {
+        let cursor = {
+            let st = self.lock();
+            if st.cursor == st.committed {
+                return Ok(());
+            }
+            st.cursor
+        };
+        self.log.commit(REPLAY_CONSUMER, cursor)?;
+        self.log.flush()
+    }
+}
+
+impl Drop for SpillLane {
+    fn drop(&mut self) {
+        if let Err(e) = self.commit_now() {
+            tracing::error!(error = %e, "bus: committing the spill replay position on close failed");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_batch_record_round_trips_and_bad_lengths_are_refused() {
+        let (mut out, mut scratch) = (Vec::new(), Envelope::default());
+        let payloads: [&[u8]; 3] = [b"a", b"", b"xyz"];
+        let fill = |i: usize, e: &mut Envelope| e.fill(9, 2, i as u64 * 10, payloads[i]);
+        encode(&mut out, &mut scratch, (3, 9, 2), 3, &fill);
+        let r = SpillRecord::decode(&out).unwrap();
+        assert_eq!((r.flags, r.partition, r.key_hash, r.count), (2, 3, 9, 3));
+        let got: Vec<(u64, Vec<u8>)> = r.messages().map(|(w, b)| (w, b.to_vec())).collect();
+        assert_eq!(
+            got,
+            vec![(0, b"a".to_vec()), (10, vec![]), (20, b"xyz".to_vec())]
+        );
+        assert!(SpillRecord::decode(&out[..out.len() - 1]).is_err());
+        let mut wrong_count = out.clone();
+        wrong_count[16] = 4;
+        assert!(SpillRecord::decode(&wrong_count).is_err());
+        let mut wrong_version = out;
+        wrong_version[0] = 2;
+        assert!(SpillRecord::decode(&wrong_version).is_err());
+    }
+}
