@@ -40,8 +40,20 @@ pub fn keel(breakers: usize) -> (Arc<Resilience>, BreakerId) {
     (Arc::new(r), id)
 }
 
-/// Runs `n` guarded calls; returns a checksum.
+/// Runs `n` guarded calls through a thread-bound guard (the API for a
+/// hot loop); returns a checksum.
 pub fn keel_guarded(r: &Resilience, id: BreakerId, n: u64) -> u64 {
+    let guard = r.guard(id).expect("the bench's own breaker");
+    let mut sum = 0u64;
+    for i in 0..n {
+        sum = sum.wrapping_add(guard.execute(|| op(i)).unwrap_or(0));
+    }
+    sum
+}
+
+/// Runs `n` guarded calls by breaker id (each looks up the strategy and
+/// the thread's slot); returns a checksum.
+pub fn keel_execute(r: &Resilience, id: BreakerId, n: u64) -> u64 {
     let mut sum = 0u64;
     for i in 0..n {
         sum = sum.wrapping_add(r.execute(id, || op(i)).unwrap_or(0));

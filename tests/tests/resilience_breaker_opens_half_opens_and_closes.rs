@@ -164,3 +164,33 @@ fn failures_spread_over_many_ticks_open_the_breaker_at_the_threshold() {
         assert_eq!(r.state(other), BreakerState::Closed);
     }
 }
+
+#[test]
+fn a_thread_bound_guard_counts_like_execute_and_refuses_foreign_ids() {
+    let (_clock, r) = sim(ResilienceOptions::default());
+    let id = r.add_strategy("db", strict(3)).unwrap();
+    let guard = r.guard(id).unwrap();
+    for _ in 0..3 {
+        let _ = guard.execute(|| Err::<(), _>(()));
+    }
+    r.tick();
+    assert_eq!(r.state(id), BreakerState::Open);
+    assert_eq!(guard.execute(|| Ok::<_, ()>(1)), Err(ExecuteError::Open));
+    // An id from a bigger instance names a row this one does not have.
+    let (_c, big) = sim(ResilienceOptions::default());
+    big.add_strategy("a", strict(3)).unwrap();
+    let far = big.breaker("a", b"k").unwrap();
+    let (_c2, small) = sim(ResilienceOptions {
+        max_breakers: 1,
+        ..ResilienceOptions::default()
+    });
+    small.add_strategy("a", strict(3)).unwrap();
+    assert!(matches!(
+        small.guard(far),
+        Err(keel_systems::resilience::ResilienceError::UnknownBreaker { row: 1, .. })
+    ));
+    assert_eq!(
+        small.execute(far, || Ok::<_, ()>(1)),
+        Err(ExecuteError::UnknownBreaker)
+    );
+}

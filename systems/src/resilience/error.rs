@@ -137,6 +137,14 @@ pub enum ResilienceError {
         /// Largest allowed.
         hi: u64,
     },
+    /// The breaker id does not belong to this `Resilience`.
+    #[error("no breaker with strategy index {strategy} and row {row} in this resilience instance")]
+    UnknownBreaker {
+        /// The id's strategy index.
+        strategy: usize,
+        /// The id's row.
+        row: usize,
+    },
     /// The bus refused.
     #[error("bus: {0}")]
     Bus(String),

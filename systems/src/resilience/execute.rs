@@ -1,12 +1,14 @@
 //! The guarded call: bulkhead acquire → breaker check → retry loop → run →
 //! record outcome → release.
 
+use std::cell::Cell;
+use std::marker::PhantomData;
 use std::time::Duration;
 
 use super::breaker::{Admission, BreakerTable};
 use super::bulkhead::{Bulkhead, Held, Refused};
 use super::retry::delay;
-use super::{slots, BreakerId, ExecuteError, Resilience, Strategy};
+use super::{slots, BreakerId, ExecuteError, Resilience, ResilienceError, Strategy};
 use crate::sync::Ordering;
 
 /// Returns a bulkhead permit when dropped, also when the operation
@@ -41,6 +43,7 @@ impl Drop for PanicRecorder<'_> {
 }
 
 /// Where a call runs: its strategy, its thread's slot, its row.
+#[derive(Clone, Copy)]
 struct Call<'a> {
     strategy: &'a Strategy,
     /// The strategy's index when the row is a keyed one.
@@ -72,30 +75,66 @@ impl Resilience {
             return Err(ExecuteError::UnknownBreaker);
         }
         let (slot, sample) = slots::current(self.sample_mask);
-        let stripe = strategy.bulkhead.stripe_of(slot);
-        let held = match strategy.bulkhead.admit(stripe) {
-            Some(held) => held,
-            None => self.permit_slow(strategy, slot, stripe)?,
-        };
-        let _permit = Permit {
-            bulkhead: &strategy.bulkhead,
-            held,
-        };
         let call = Call {
             strategy,
             keyed: (row != strategy.row as usize).then_some(id.strategy),
             slot,
-            stripe,
+            stripe: strategy.bulkhead.stripe_of(slot),
             row,
             sample,
         };
-        let admission = self.admit(&call);
-        if admission == Admission::Refuse {
-            return Err(self.refused_open(&call));
+        self.run(&call, &mut op)
+    }
+
+    /// Binds breaker `id` to the calling thread: the strategy, row and
+    /// this thread's counter slot are looked up once, so each
+    /// [`Guard::execute`] skips those lookups. A guard stays on the thread
+    /// that made it (it is not `Send`).
+    pub fn guard(&self, id: BreakerId) -> Result<Guard<'_>, ResilienceError> {
+        let unknown = ResilienceError::UnknownBreaker {
+            strategy: id.strategy_index(),
+            row: id.row(),
+        };
+        let strategy = self.strategy_at(id.strategy).ok_or(unknown.clone())?;
+        if id.row() >= self.table.capacity() {
+            return Err(unknown);
         }
-        match self.attempt(&call, admission, &mut op) {
+        let (slot, _) = slots::current(self.sample_mask);
+        Ok(Guard {
+            r: self,
+            site: Call {
+                strategy,
+                keyed: (id.row() != strategy.row as usize).then_some(id.strategy),
+                slot,
+                stripe: strategy.bulkhead.stripe_of(slot),
+                row: id.row(),
+                sample: false,
+            },
+            calls: Cell::new(0),
+            _thread_bound: PhantomData,
+        })
+    }
+
+    /// The guarded call proper.
+    #[inline(always)]
+    fn run<T, E>(
+        &self,
+        call: &Call<'_>,
+        op: &mut impl FnMut() -> Result<T, E>,
+    ) -> Result<T, ExecuteError<E>> {
+        let bulkhead = &call.strategy.bulkhead;
+        let held = match bulkhead.admit(call.stripe) {
+            Some(held) => held,
+            None => self.permit_slow(call.strategy, call.slot, call.stripe)?,
+        };
+        let _permit = Permit { bulkhead, held };
+        let admission = self.admit(call);
+        if admission == Admission::Refuse {
+            return Err(self.refused_open(call));
+        }
+        match self.attempt(call, admission, op) {
             Ok(v) => Ok(v),
-            Err(e) => self.retry(&call, e, &mut op),
+            Err(e) => self.retry(call, e, op),
         }
     }
 
@@ -216,5 +255,43 @@ impl Resilience {
             .rejected_open
             .fetch_add(1, Ordering::Relaxed);
         ExecuteError::Open
+    }
+}
+
+/// A breaker bound to one thread (see [`Resilience::guard`]).
+///
+/// ```
+/// use keel_systems::resilience::{Resilience, ResilienceOptions, StrategyConfig};
+/// use keel_engine::MonotonicClock;
+/// use std::sync::Arc;
+///
+/// let r = Resilience::new(ResilienceOptions::default(), Arc::new(MonotonicClock::new())).unwrap();
+/// let id = r.add_strategy("db", StrategyConfig::default()).unwrap();
+/// let guard = r.guard(id).unwrap();
+/// let total: u64 = (0..100u64).map(|i| guard.execute(|| Ok::<_, ()>(i)).unwrap()).sum();
+/// assert_eq!(total, 4_950);
+/// ```
+pub struct Guard<'r> {
+    r: &'r Resilience,
+    site: Call<'r>,
+    calls: Cell<u32>,
+    /// The counter slot belongs to the thread that made the guard.
+    _thread_bound: PhantomData<*const ()>,
+}
+
+impl Guard<'_> {
+    /// Like [`Resilience::execute`] for this guard's breaker.
+    #[inline]
+    pub fn execute<T, E>(
+        &self,
+        mut op: impl FnMut() -> Result<T, E>,
+    ) -> Result<T, ExecuteError<E>> {
+        let n = self.calls.get().wrapping_add(1);
+        self.calls.set(n);
+        let call = Call {
+            sample: n & self.r.sample_mask == 0,
+            ..self.site
+        };
+        self.r.run(&call, &mut op)
     }
 }

@@ -61,6 +61,7 @@ pub use config::{
     StrategyConfig, MAX_PERMITS,
 };
 pub use error::{ExecuteError, ResilienceError};
+pub use execute::Guard;
 pub use share::{
     decode_transition, encode_transition, DecodeError, InProcessLink, RemoteTransition, ShareMode,
     STATE_TOPIC,

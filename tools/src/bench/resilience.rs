@@ -6,8 +6,8 @@ use std::hint::black_box;
 use std::time::Instant;
 
 use keel_benches::resilience::{
-    direct, failsafe, failsafe_guarded, keel, keel_guarded, many_breakers, per_call_ns_on_threads,
-    touch_all,
+    direct, failsafe, failsafe_guarded, keel, keel_execute, keel_guarded, many_breakers,
+    per_call_ns_on_threads, touch_all,
 };
 
 use super::measure::{median, ns_per_unit};
@@ -18,8 +18,9 @@ const BREAKERS: usize = 1_000_000;
 pub fn scenario() -> Scenario {
     Scenario {
         name: "resilience",
-        about: "guarded call with the breaker closed vs a direct call and the failsafe crate's breaker, \
-                on 1 and 2 threads sharing one strategy (ns/call); tick cost per breaker over 1,000,000 \
+        about: "guarded call with the breaker closed (through a thread-bound guard; also by breaker id on \
+                1 thread) vs a direct call and the failsafe crate's breaker, on 1 and 2 threads sharing \
+                one strategy (ns/call); tick cost per breaker over 1,000,000 \
                 breakers that all had a call since the last tick",
         steps: 6,
         run,
@@ -57,6 +58,11 @@ fn run(opts: &BenchOptions, progress: &mut Progress) -> Result<ScenarioResult, B
     let (r, id) = keel(16);
     let keel_guarded_ns_1t = ns_per_unit(rounds, || {
         black_box(keel_guarded(&r, id, calls));
+        calls
+    });
+
+    let keel_execute_by_id_ns_1t = ns_per_unit(rounds, || {
+        black_box(keel_execute(&r, id, calls));
         calls
     });
 
@@ -102,6 +108,7 @@ fn run(opts: &BenchOptions, progress: &mut Progress) -> Result<ScenarioResult, B
             ("direct_ns", direct_ns),
             ("keel_guarded_ns_1t", keel_guarded_ns_1t),
             ("keel_guarded_ns_2t", keel_guarded_ns_2t),
+            ("keel_execute_by_id_ns_1t", keel_execute_by_id_ns_1t),
             ("failsafe_ns_1t", failsafe_ns_1t),
             ("failsafe_ns_2t", failsafe_ns_2t),
             ("tick_ns_per_breaker", tick_ns_per_breaker),
