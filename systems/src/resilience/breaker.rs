@@ -74,6 +74,19 @@ pub(crate) enum Admission {
     Refuse,
 }
 
+/// One thread's counters and state byte for one breaker row.
+#[derive(Clone, Copy)]
+pub(crate) struct Site<'a> {
+    ok: &'a AtomicU32,
+    failed: &'a AtomicU32,
+    /// The strategy's keyed-row counters, for a keyed row.
+    keyed: Option<(&'a AtomicU32, &'a AtomicU32)>,
+    /// Whether this thread is the slot's only writer.
+    exclusive: bool,
+    state: &'a AtomicU8,
+    row: usize,
+}
+
 /// Most counter slots a table has (exclusive ones plus the shared one).
 pub(crate) const MAX_SLOTS: usize = 64;
 
@@ -172,16 +185,10 @@ impl BreakerTable {
         BreakerState::from_u8(v).unwrap_or(BreakerState::Open)
     }
 
-    /// The breaker check: one load of the state byte when closed.
-    #[inline(always)]
+    /// The breaker check by row (tests).
+    #[cfg(test)]
     pub(crate) fn admit(&self, row: usize, half_open_max: &AtomicU32) -> Admission {
-        // Acquire: see `state`.
-        match self.state[row].load(Ordering::Acquire) {
-            0 => Admission::Pass,
-            // Relaxed: a setting; a call racing a change sees either value.
-            2 => self.admit_probe(row, half_open_max.load(Ordering::Relaxed)),
-            _ => Admission::Refuse,
-        }
+        self.admit_at(&self.site(0, row, None), half_open_max)
     }
 
     #[cold]
@@ -202,9 +209,54 @@ impl BreakerTable {
         }
     }
 
-    /// Counts one outcome in this thread's slot, for the row, and for
-    /// its strategy when the row is a keyed one.
+    /// Where a thread with `slot` counts outcomes of `row` (and, for a
+    /// keyed row, of its strategy), and the row's state byte: resolved
+    /// once per call, or once per [`super::Guard`].
     #[inline(always)]
+    pub(crate) fn site(&self, slot: u32, row: usize, keyed: Option<u16>) -> Site<'_> {
+        let shared = self.slots - 1;
+        let s = (slot as usize).min(shared);
+        let at = s * self.stride + row;
+        Site {
+            ok: &self.successes[at],
+            failed: &self.failures[at],
+            keyed: keyed.map(|strategy| {
+                let k = s * self.keyed_stride + usize::from(strategy);
+                (&self.keyed_successes[k], &self.keyed_failures[k])
+            }),
+            exclusive: s < shared,
+            state: &self.state[row],
+            row,
+        }
+    }
+
+    /// The breaker check at a resolved site: one load of the state byte
+    /// when closed.
+    #[inline(always)]
+    pub(crate) fn admit_at(&self, site: &Site<'_>, half_open_max: &AtomicU32) -> Admission {
+        // Acquire: see `state`.
+        match site.state.load(Ordering::Acquire) {
+            0 => Admission::Pass,
+            // Relaxed: a setting; a call racing a change sees either value.
+            2 => self.admit_probe(site.row, half_open_max.load(Ordering::Relaxed)),
+            _ => Admission::Refuse,
+        }
+    }
+
+    /// Counts one outcome at a resolved site.
+    #[inline(always)]
+    pub(crate) fn record_at(&self, site: &Site<'_>, ok: bool, admission: Admission) {
+        bump(if ok { site.ok } else { site.failed }, site.exclusive);
+        if let Some((k_ok, k_failed)) = site.keyed {
+            bump(if ok { k_ok } else { k_failed }, site.exclusive);
+        }
+        if admission == Admission::Probe {
+            self.record_probe(site.row, ok);
+        }
+    }
+
+    /// Counts one outcome in this thread's slot (tests and cold paths).
+    #[cfg(test)]
     pub(crate) fn record(
         &self,
         slot: u32,
@@ -213,23 +265,7 @@ impl BreakerTable {
         ok: bool,
         admission: Admission,
     ) {
-        let shared = self.slots - 1;
-        let s = (slot as usize).min(shared);
-        let (rows, strategies) = if ok {
-            (&self.successes, &self.keyed_successes)
-        } else {
-            (&self.failures, &self.keyed_failures)
-        };
-        bump(&rows[s * self.stride + row], s < shared);
-        if let Some(strategy) = keyed {
-            bump(
-                &strategies[s * self.keyed_stride + usize::from(strategy)],
-                s < shared,
-            );
-        }
-        if admission == Admission::Probe {
-            self.record_probe(row, ok);
-        }
+        self.record_at(&self.site(slot, row, keyed), ok, admission);
     }
 
     #[cold]

@@ -64,12 +64,47 @@ pub(crate) struct Stripe {
     pub(crate) retries: AtomicU64,
 }
 
-/// A permit taken: its stripe and that stripe's count before it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// A thread's stripe in one bulkhead, resolved once.
+#[derive(Clone, Copy)]
+pub(crate) struct Lane<'a> {
+    stripe: &'a Stripe,
+    index: usize,
+    shared: bool,
+}
+
+impl Lane<'_> {
+    /// The stripe's refusal counters.
+    pub(crate) fn stats(&self) -> &Stripe {
+        self.stripe
+    }
+
+    pub(crate) fn index(&self) -> usize {
+        self.index
+    }
+}
+
+/// A permit taken: its lane and that stripe's count before it.
+#[derive(Clone, Copy)]
 #[must_use = "a permit must be released"]
-pub(crate) struct Held {
-    stripe: usize,
+pub(crate) struct Held<'a> {
+    lane: Lane<'a>,
     before: i64,
+}
+
+impl PartialEq for Held<'_> {
+    fn eq(&self, other: &Self) -> bool {
+        self.lane.index == other.lane.index && self.before == other.before
+    }
+}
+
+impl std::fmt::Debug for Held<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "Held(stripe {}, before {})",
+            self.lane.index, self.before
+        )
+    }
 }
 
 /// Why no permit was given.
@@ -188,12 +223,28 @@ impl Bulkhead {
         i == self.stripes.len() - 1
     }
 
+    /// Stripe `i`'s lane.
+    #[inline(always)]
+    pub(crate) fn lane(&self, i: usize) -> Lane<'_> {
+        Lane {
+            stripe: &self.stripes[i],
+            index: i,
+            shared: self.shared(i),
+        }
+    }
+
     /// Admits one operation on stripe `i` against its quota now (the
     /// fast path; `acquire_spare` or `acquire` when it says no).
     #[inline(always)]
-    pub(crate) fn admit(&self, i: usize) -> Option<Held> {
-        let s = &self.stripes[i];
-        let before = if self.shared(i) {
+    pub(crate) fn admit(&self, i: usize) -> Option<Held<'_>> {
+        self.admit_lane(self.lane(i))
+    }
+
+    /// Admits one operation on a resolved lane.
+    #[inline(always)]
+    pub(crate) fn admit_lane<'a>(&'a self, lane: Lane<'a>) -> Option<Held<'a>> {
+        let s = lane.stripe;
+        let before = if lane.shared {
             // Relaxed: ordered by the fence below; many writers.
             s.in_flight.fetch_add(1, Ordering::Relaxed)
         } else {
@@ -206,7 +257,7 @@ impl Bulkhead {
         // The owner half of the Dekker pair with `steal_unit`: raise the
         // count, light fence, read the quota.
         barrier::light();
-        let held = Held { stripe: i, before };
+        let held = Held { lane, before };
         // Relaxed: ordered by the fence pair.
         if before < s.quota.load(Ordering::Relaxed) {
             return Some(held);
@@ -217,13 +268,13 @@ impl Bulkhead {
 
     /// Takes a permit without waiting.
     #[inline(always)]
-    pub(crate) fn try_acquire(&self, i: usize) -> Option<Held> {
+    pub(crate) fn try_acquire(&self, i: usize) -> Option<Held<'_>> {
         self.admit(i).or_else(|| self.acquire_spare(i))
     }
 
     /// Takes a permit, waiting in the bounded queue if the bulkhead is
     /// full.
-    pub(crate) fn acquire(&self, i: usize) -> Result<Held, Refused> {
+    pub(crate) fn acquire(&self, i: usize) -> Result<Held<'_>, Refused> {
         match self.try_acquire(i) {
             Some(held) => Ok(held),
             None => self.wait(i),
@@ -234,17 +285,17 @@ impl Bulkhead {
     /// it took them (a guarded call's permit lives on its stack, so nested
     /// calls do).
     #[inline(always)]
-    pub(crate) fn release(&self, held: Held) {
+    pub(crate) fn release(&self, held: Held<'_>) {
         self.lower(held);
         if self.slow.any() {
-            self.release_slow(held.stripe);
+            self.release_slow(held.lane.index);
         }
     }
 
     #[inline(always)]
-    fn lower(&self, held: Held) {
-        let count = &self.stripes[held.stripe].in_flight;
-        if self.shared(held.stripe) {
+    fn lower(&self, held: Held<'_>) {
+        let count = &held.lane.stripe.in_flight;
+        if held.lane.shared {
             // Relaxed: a stealer reads the count after its heavy fence,
             // which makes this store visible; many threads write the
             // shared stripe, so a read-modify-write.
@@ -262,7 +313,7 @@ impl Bulkhead {
 
     /// Gets a spare unit of quota into stripe `i` and admits on it.
     #[cold]
-    pub(crate) fn acquire_spare(&self, i: usize) -> Option<Held> {
+    pub(crate) fn acquire_spare(&self, i: usize) -> Option<Held<'_>> {
         // Each round moves one unit here; another stealer may take it
         // before we use it, so give up after a few rounds.
         for _ in 0..2 * self.stripes.len() + 2 {
@@ -355,7 +406,7 @@ impl Bulkhead {
     }
 
     #[cold]
-    fn wait(&self, i: usize) -> Result<Held, Refused> {
+    fn wait(&self, i: usize) -> Result<Held<'_>, Refused> {
         // Relaxed: limits; a call racing a change may see either value.
         let max_queue = self.max_queue.load(Ordering::Relaxed);
         let max_wait = Duration::from_micros(self.max_wait_us.load(Ordering::Relaxed));
@@ -477,13 +528,13 @@ mod tests {
     use super::*;
     use std::sync::Arc;
 
-    fn take(b: &Bulkhead, i: usize, n: usize) -> Vec<Held> {
+    fn take(b: &Bulkhead, i: usize, n: usize) -> Vec<Held<'_>> {
         (0..n)
             .map(|_| b.try_acquire(i).expect("a permit"))
             .collect()
     }
 
-    fn give(b: &Bulkhead, held: Vec<Held>) {
+    fn give(b: &Bulkhead, held: Vec<Held<'_>>) {
         for h in held.into_iter().rev() {
             b.release(h);
         }

@@ -5,8 +5,8 @@ use std::cell::Cell;
 use std::marker::PhantomData;
 use std::time::Duration;
 
-use super::breaker::{Admission, BreakerTable};
-use super::bulkhead::{Bulkhead, Held, Refused};
+use super::breaker::{Admission, BreakerTable, Site};
+use super::bulkhead::{Bulkhead, Held, Lane, Refused};
 use super::retry::delay;
 use super::{slots, BreakerId, ExecuteError, Resilience, ResilienceError, Strategy};
 use crate::sync::Ordering;
@@ -15,7 +15,7 @@ use crate::sync::Ordering;
 /// panics.
 struct Permit<'a> {
     bulkhead: &'a Bulkhead,
-    held: Held,
+    held: Held<'a>,
 }
 
 impl Drop for Permit<'_> {
@@ -29,28 +29,24 @@ impl Drop for Permit<'_> {
 /// panicked must not hold its place for ever); forgotten when it returns.
 struct PanicRecorder<'a> {
     table: &'a BreakerTable,
-    slot: u32,
-    row: usize,
-    keyed: Option<u16>,
+    site: Site<'a>,
     admission: Admission,
 }
 
 impl Drop for PanicRecorder<'_> {
     fn drop(&mut self) {
-        self.table
-            .record(self.slot, self.row, self.keyed, false, self.admission);
+        self.table.record_at(&self.site, false, self.admission);
     }
 }
 
-/// Where a call runs: its strategy, its thread's slot, its row.
+/// Where a call runs: its strategy, its thread's slot, its bulkhead
+/// lane and its breaker site, all resolved.
 #[derive(Clone, Copy)]
 struct Call<'a> {
     strategy: &'a Strategy,
-    /// The strategy's index when the row is a keyed one.
-    keyed: Option<u16>,
     slot: u32,
-    stripe: usize,
-    row: usize,
+    lane: Lane<'a>,
+    site: Site<'a>,
     sample: bool,
 }
 
@@ -75,15 +71,27 @@ impl Resilience {
             return Err(ExecuteError::UnknownBreaker);
         }
         let (slot, sample) = slots::current(self.sample_mask);
-        let call = Call {
-            strategy,
-            keyed: (row != strategy.row as usize).then_some(id.strategy),
-            slot,
-            stripe: strategy.bulkhead.stripe_of(slot),
-            row,
-            sample,
-        };
+        let call = self.call(strategy, id, slot, sample);
         self.run(&call, &mut op)
+    }
+
+    #[inline(always)]
+    fn call<'a>(
+        &'a self,
+        strategy: &'a Strategy,
+        id: BreakerId,
+        slot: u32,
+        sample: bool,
+    ) -> Call<'a> {
+        let row = id.row();
+        let keyed = (row != strategy.row as usize).then_some(id.strategy);
+        Call {
+            strategy,
+            slot,
+            lane: strategy.bulkhead.lane(strategy.bulkhead.stripe_of(slot)),
+            site: self.table.site(slot, row, keyed),
+            sample,
+        }
     }
 
     /// Binds breaker `id` to the calling thread: the strategy, row and
@@ -102,14 +110,7 @@ impl Resilience {
         let (slot, _) = slots::current(self.sample_mask);
         Ok(Guard {
             r: self,
-            site: Call {
-                strategy,
-                keyed: (id.row() != strategy.row as usize).then_some(id.strategy),
-                slot,
-                stripe: strategy.bulkhead.stripe_of(slot),
-                row: id.row(),
-                sample: false,
-            },
+            site: self.call(strategy, id, slot, false),
             calls: Cell::new(0),
             _thread_bound: PhantomData,
         })
@@ -123,9 +124,9 @@ impl Resilience {
         op: &mut impl FnMut() -> Result<T, E>,
     ) -> Result<T, ExecuteError<E>> {
         let bulkhead = &call.strategy.bulkhead;
-        let held = match bulkhead.admit(call.stripe) {
+        let held = match bulkhead.admit_lane(call.lane) {
             Some(held) => held,
-            None => self.permit_slow(call.strategy, call.slot, call.stripe)?,
+            None => self.permit_slow(call.strategy, call.slot, call.lane.index())?,
         };
         let _permit = Permit { bulkhead, held };
         let admission = self.admit(call);
@@ -140,7 +141,8 @@ impl Resilience {
 
     #[inline(always)]
     fn admit(&self, call: &Call<'_>) -> Admission {
-        self.table.admit(call.row, &call.strategy.half_open_max)
+        self.table
+            .admit_at(&call.site, &call.strategy.half_open_max)
     }
 
     #[inline]
@@ -153,9 +155,7 @@ impl Resilience {
         let started = call.sample.then(|| self.clock.now_ns());
         let recorder = PanicRecorder {
             table: &self.table,
-            slot: call.slot,
-            row: call.row,
-            keyed: call.keyed,
+            site: call.site,
             admission,
         };
         let result = op();
@@ -165,8 +165,7 @@ impl Resilience {
                 .latency
                 .record(self.clock.now_ns().saturating_sub(t0));
         }
-        self.table
-            .record(call.slot, call.row, call.keyed, result.is_ok(), admission);
+        self.table.record_at(&call.site, result.is_ok(), admission);
         result
     }
 
@@ -194,11 +193,7 @@ impl Resilience {
                 return Err(ExecuteError::RetryBudgetSpent { attempts, last });
             }
             // Relaxed: a statistic.
-            call.strategy
-                .bulkhead
-                .stripe(call.stripe)
-                .retries
-                .fetch_add(1, Ordering::Relaxed);
+            call.lane.stats().retries.fetch_add(1, Ordering::Relaxed);
             let wait = delay(&policy, attempts, previous, &mut rng);
             previous = wait;
             if !wait.is_zero() {
@@ -220,12 +215,12 @@ impl Resilience {
     }
 
     #[cold]
-    fn permit_slow<E>(
+    fn permit_slow<'a, E>(
         &self,
-        strategy: &Strategy,
+        strategy: &'a Strategy,
         slot: u32,
         stripe: usize,
-    ) -> Result<Held, ExecuteError<E>> {
+    ) -> Result<Held<'a>, ExecuteError<E>> {
         // Every thread comes here on its first call through a strategy.
         self.table.mark_seen(slot);
         if let Some(held) = strategy.bulkhead.acquire_spare(stripe) {
@@ -249,9 +244,8 @@ impl Resilience {
     #[cold]
     fn refused_open<E>(&self, call: &Call<'_>) -> ExecuteError<E> {
         // Relaxed: a statistic.
-        call.strategy
-            .bulkhead
-            .stripe(call.stripe)
+        call.lane
+            .stats()
             .rejected_open
             .fetch_add(1, Ordering::Relaxed);
         ExecuteError::Open
