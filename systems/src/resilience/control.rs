@@ -204,7 +204,8 @@ pub(crate) struct Control {
     rows: Rows,
     pub(crate) strategies: Vec<StrategyControl>,
     pub(crate) names: HashMap<Box<str>, u16>,
-    keys: HashMap<(u16, Box<[u8]>), u32>,
+    /// Keyed rows, per strategy: looked up by `&[u8]` without allocating.
+    keys: Vec<HashMap<Box<[u8]>, u32>>,
     row_keys: HashMap<u32, Box<[u8]>>,
     transitions: Vec<Transition>,
     pub(crate) unpublished_transitions: u64,
@@ -222,12 +223,12 @@ pub(crate) struct Control {
 }
 
 impl Control {
-    pub(crate) fn new(o: &ResilienceOptions, _now_ns: u64) -> Control {
+    pub(crate) fn new(o: &ResilienceOptions) -> Control {
         Control {
             rows: Rows::with_capacity(o.max_breakers),
             strategies: Vec::with_capacity(o.max_strategies),
             names: HashMap::new(),
-            keys: HashMap::new(),
+            keys: Vec::with_capacity(o.max_strategies),
             row_keys: HashMap::new(),
             transitions: Vec::with_capacity(1024),
             unpublished_transitions: 0,
@@ -253,7 +254,6 @@ impl Control {
         &mut self,
         table: &BreakerTable,
         strategy: u16,
-        _now_ns: u64,
     ) -> Result<u32, ResilienceError> {
         let row = self.rows.len();
         if row >= self.max_entries.min(table.capacity()) {
@@ -316,16 +316,16 @@ impl Control {
         table: &BreakerTable,
         strategy: u16,
         key: &[u8],
-        now_ns: u64,
     ) -> Result<BreakerId, ResilienceError> {
-        if let Some(row) = self.keys.get(&(strategy, Box::from(key))) {
-            return Ok(BreakerId {
-                strategy,
-                row: *row,
-            });
+        let index = usize::from(strategy);
+        if let Some(&row) = self.keys.get(index).and_then(|k| k.get(key)) {
+            return Ok(BreakerId { strategy, row });
         }
-        let row = self.add_row(table, strategy, now_ns)?;
-        self.keys.insert((strategy, key.into()), row);
+        let row = self.add_row(table, strategy)?;
+        if self.keys.len() <= index {
+            self.keys.resize_with(index + 1, HashMap::new);
+        }
+        self.keys[index].insert(key.into(), row);
         self.row_keys.insert(row, key.into());
         Ok(BreakerId { strategy, row })
     }
@@ -556,9 +556,7 @@ impl Control {
             let row = if m.key.is_empty() {
                 r.strategy_at(si).map(|s| s.row as usize)
             } else {
-                self.keyed_row(&r.table, si, &m.key, now_ns)
-                    .ok()
-                    .map(|id| id.row())
+                self.keyed_row(&r.table, si, &m.key).ok().map(|id| id.row())
             };
             let Some(row) = row else {
                 continue;

@@ -208,7 +208,7 @@ impl Resilience {
             options.max_strategies,
             options.counter_slots,
         );
-        let control = Control::new(&options, clock.now_ns());
+        let control = Control::new(&options);
         Ok(Resilience {
             sample_mask: options.sample_every - 1,
             strategies: (0..options.max_strategies)
@@ -245,7 +245,7 @@ impl Resilience {
             });
         }
         let index16 = index as u16;
-        let row = control.add_row(&self.table, index16, self.clock.now_ns())?;
+        let row = control.add_row(&self.table, index16)?;
         let capacity = control.bulkhead_capacity(&config, None);
         let queue = config.bulkhead.max_queue.min(control.max_queue_depth);
         let strategy = Strategy {
@@ -278,7 +278,7 @@ impl Resilience {
         check_name("breaker key", key)?;
         let mut control = self.control();
         let index = control.strategy_index(strategy)?;
-        control.keyed_row(&self.table, index, key, self.clock.now_ns())
+        control.keyed_row(&self.table, index, key)
     }
 
     /// The id of strategy `name`'s own breaker.
@@ -379,7 +379,7 @@ impl Resilience {
     /// Publishes this engine's shared transitions on `bus` (topic
     /// [`STATE_TOPIC`], created if absent) and merges other nodes'.
     pub fn share_over(&self, bus: &keel_engine::bus::Bus) -> Result<(), ResilienceError> {
-        let share = share::Share::attach(bus, self.options.node_id, self.options.share)?;
+        let share = share::Share::attach(bus, self.options.share)?;
         self.control().share = Some(share);
         Ok(())
     }

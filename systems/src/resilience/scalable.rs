@@ -175,12 +175,10 @@ impl Scalable for Resilience {
             )
             .with(Limits::MAX_QUEUE_DEPTH, control.max_queue_depth.into());
         for (i, name) in Self::names(&control) {
-            let c = control.effective_config(usize::from(i));
-            let mut c = c;
-            c.bulkhead.max_concurrent = control.strategies[usize::from(i)]
-                .config
-                .bulkhead
-                .max_concurrent;
+            // Adapted threshold and timeout in force; the bulkhead setting as
+            // configured (0 = follows `max_concurrent_operations`).
+            let mut c = control.effective_config(usize::from(i));
+            c.bulkhead = control.strategies[usize::from(i)].config.bulkhead;
             for (key, _, _, get, _) in SETTINGS {
                 l.set(&format!("{name}.{key}"), get(&c));
             }

@@ -181,7 +181,7 @@ pub(crate) struct Share {
 }
 
 impl Share {
-    pub(crate) fn attach(bus: &Bus, _node: u32, mode: ShareMode) -> Result<Share, ResilienceError> {
+    pub(crate) fn attach(bus: &Bus, mode: ShareMode) -> Result<Share, ResilienceError> {
         ensure_topic(bus)?;
         let bus_err = |e: BusError| ResilienceError::Bus(e.to_string());
         Ok(Share {
