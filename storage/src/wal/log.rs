@@ -230,7 +230,6 @@ impl Shared {
             base_sequence: base,
             end_sequence: base,
             end_offset: SEGMENT_HEADER_BYTES as u64,
-            first_timestamp_ns: 0,
             last_timestamp_ns: 0,
         };
         Ok((file, meta))
@@ -391,9 +390,6 @@ impl PartitionLog {
             w.next_sequence += 1;
             w.unsynced_records += 1;
             let active = w.segments.last_mut().expect("active segment");
-            if active.end_sequence == active.base_sequence {
-                active.first_timestamp_ns = timestamp_ns;
-            }
             active.end_sequence += 1;
             active.end_offset += len;
             active.last_timestamp_ns = timestamp_ns;
@@ -498,17 +494,21 @@ impl PartitionLog {
                 timestamp_ns: r.timestamp_ns,
                 payload: r.payload.to_vec(),
             });
+            true
         })?;
         Ok(out)
     }
 
-    /// Calls `f` on up to `max_records` records from sequence `from`;
-    /// returns the sequence after the last one visited.
+    /// Calls `f` on up to `max_records` records from sequence `from`,
+    /// stopping early at the first record `f` refuses (returns false);
+    /// returns the sequence after the last one `f` accepted. The read
+    /// cursor is left at the refused record, so the next visit from there
+    /// resumes without rescanning the segment.
     pub fn visit(
         &self,
         from: u64,
         max_records: usize,
-        f: &mut dyn FnMut(&record::RecordRef<'_>),
+        f: &mut dyn FnMut(&record::RecordRef<'_>) -> bool,
     ) -> Result<u64, WalError> {
         let s = &*self.shared;
         let (path, base, end_sequence, end_offset) = {
@@ -552,28 +552,25 @@ impl PartitionLog {
         let (mut at, mut seq) = start;
         let mut visited = 0;
         while seq < end_sequence && visited < max_records {
-            let rec = match record::decode(&bytes[at as usize..], at) {
-                Ok(Decoded::Record(r, used)) if r.sequence == seq => {
-                    at += used as u64;
-                    r
-                }
-                Ok(_) | Err(_) => {
+            let (rec, used) = match record::decode(&bytes[at as usize..], at) {
+                Ok(Decoded::Record(r, used)) if r.sequence == seq => (r, used),
+                Err(reason) => return Err(WalError::CorruptRecord { path, reason }),
+                Ok(_) => {
                     let reason = record::RecordError::BadSequence {
                         offset: at,
                         expected: seq,
                         found: u64::MAX,
                     };
-                    let reason = match record::decode(&bytes[at as usize..], at) {
-                        Err(e) => e,
-                        _ => reason,
-                    };
                     return Err(WalError::CorruptRecord { path, reason });
                 }
             };
             if seq >= from {
-                f(&rec);
+                if !f(&rec) {
+                    break;
+                }
                 visited += 1;
             }
+            at += used as u64;
             seq += 1;
         }
         *lock(&s.cursor) = ReadCursor {

@@ -50,7 +50,6 @@ pub(crate) struct SegmentMeta {
     pub base_sequence: u64,
     pub end_sequence: u64,
     pub end_offset: u64,
-    pub first_timestamp_ns: u64,
     pub last_timestamp_ns: u64,
 }
 
@@ -156,7 +155,6 @@ pub(crate) fn recover(
             base_sequence: scan.base_sequence,
             end_sequence: scan.next_sequence(),
             end_offset: scan.end_offset,
-            first_timestamp_ns: scan.first_timestamp_ns,
             last_timestamp_ns: scan.last_timestamp_ns,
         });
     }

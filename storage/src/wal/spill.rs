@@ -67,16 +67,15 @@ impl DurableLog for WalDurableLog {
     ) -> Result<u64, DurableLogError> {
         let (mut next, mut stopped) = (from, false);
         // `visit` reads one segment per call: go on while records come.
-        while !stopped && next < self.log.next_sequence() && ((next - from) as usize) < max {
+        while !stopped && ((next - from) as usize) < max {
             let left = max - (next - from) as usize;
             let before = next;
-            self.log
+            next = self
+                .log
                 .visit(next, left, &mut |r| {
-                    if !stopped && deliver(r.sequence, r.payload) {
-                        next = r.sequence + 1;
-                    } else {
-                        stopped = true;
-                    }
+                    let ok = deliver(r.sequence, r.payload);
+                    stopped |= !ok;
+                    ok
                 })
                 .map_err(|e| failed("read", e))?;
             if next == before {
