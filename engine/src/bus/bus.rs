@@ -184,10 +184,7 @@ impl Bus {
             .ok_or_else(|| BusError::SpillUnavailable(name.to_owned()))?;
         let log = logs
             .open(name, LogStream::Spill)
-            .map_err(|source| BusError::DurableLog {
-                topic: name.to_owned(),
-                source,
-            })?;
+            .map_err(|source| super::spill::log_error(name, source))?;
         Ok(Some(SpillLane::new(log)))
     }
 
@@ -617,7 +614,7 @@ impl Scalable for Bus {
     }
 
     fn backpressure(&self) -> BackpressureState {
-        self.shared.state.load()
+        self.state()
     }
 
     fn backpressure_strategy(&self) -> BackpressureStrategy {

@@ -127,9 +127,11 @@ impl Generation {
     /// A single writer's producers coming back (its handle was dropped or
     /// moved on), so another writer can attach. Dropped if sealed.
     pub(crate) fn detach(&self, producers: Vec<RingProducer>) {
-        let single = producers.first().is_some_and(|p| p.try_clone().is_none());
+        if !producers.first().is_some_and(RingProducer::is_single) {
+            return;
+        }
         let mut templates = self.producers.lock().unwrap_or_else(|p| p.into_inner());
-        if single && self.sealed.get().is_none() {
+        if self.sealed.get().is_none() {
             *templates = Some(producers);
         }
     }
@@ -165,17 +167,21 @@ impl Generation {
     /// `heads` is what [`Generation::heads`] returned.
     pub(crate) fn depths(&self, heads: &[i64]) -> Vec<u64> {
         (0..self.partitions)
-            .map(|p| {
-                // Relaxed: statistics written by each group's reader.
-                let slowest = self
-                    .groups
-                    .iter()
-                    .map(|g| g.tail[p].load(Ordering::Relaxed))
-                    .min()
-                    .unwrap_or(-1);
-                (heads[p] - slowest).max(0) as u64
-            })
+            .map(|p| (heads[p] - self.slowest_tail(p)).max(0) as u64)
             .collect()
+    }
+
+    /// The highest sequence every group has read in partition `p` (-1
+    /// before any read).
+    pub(crate) fn slowest_tail(&self, p: usize) -> i64 {
+        self.groups
+            .iter()
+            // Relaxed: written by each group's reader; callers use it as
+            // statistics or as a hint whose failed try is retried once it
+            // moves (spill's `Blocked`).
+            .map(|g| g.tail[p].load(Ordering::Relaxed))
+            .min()
+            .unwrap_or(-1)
     }
 
     /// True once sealed and `group` has read every partition to its final

@@ -47,18 +47,19 @@ impl Notifier {
     /// Parks the calling subscriber unless `ready()` turns true after it
     /// registered.
     pub(crate) fn park(&self, ready: impl Fn() -> bool, timeout: Duration) {
+        let me = std::thread::current();
+        let id = me.id();
         {
             let mut threads = self.threads.lock().unwrap_or_else(|p| p.into_inner());
-            threads.push(std::thread::current());
+            threads.push(me);
             // Relaxed: under the mutex; read as a hint by `notify`.
             self.sleepers.fetch_add(1, Ordering::Relaxed);
         }
         if !ready() {
             std::thread::park_timeout(timeout.min(PARK_MAX));
         }
-        let me = std::thread::current().id();
         let mut threads = self.threads.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(i) = threads.iter().position(|t| t.id() == me) {
+        if let Some(i) = threads.iter().position(|t| t.id() == id) {
             threads.swap_remove(i);
             // Relaxed: under the mutex.
             self.sleepers.fetch_sub(1, Ordering::Relaxed);

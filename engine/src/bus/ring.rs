@@ -38,6 +38,15 @@ macro_rules! each_producer {
 }
 
 impl RingProducer {
+    /// Whether this is a single-writer ring's producer (it cannot be
+    /// cloned; one publisher holds it at a time).
+    pub(crate) fn is_single(&self) -> bool {
+        matches!(
+            self,
+            RingProducer::SingleOne(_) | RingProducer::SingleMany(_)
+        )
+    }
+
     /// A second handle on a multi-producer ring; `None` for single-producer
     /// rings, which have exactly one.
     pub(crate) fn try_clone(&self) -> Option<RingProducer> {

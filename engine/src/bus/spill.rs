@@ -206,18 +206,6 @@ pub(crate) struct Blocked {
     tail: i64,
 }
 
-/// The highest sequence every group has read in one partition.
-fn slowest_tail(generation: &Generation, partition: usize) -> i64 {
-    generation
-        .groups
-        .iter()
-        // Relaxed: a hint deciding whether to try the ring; a try that
-        // fails is retried once the hint moves (see `Blocked`).
-        .map(|g| g.tail[partition].load(Ordering::Relaxed))
-        .min()
-        .unwrap_or(-1)
-}
-
 impl Replayer {
     /// Places the messages of `record` from `*partial` on into their ring;
     /// `Ok(placed)` once all are in (resetting `*partial`), `Err((placed,
@@ -230,7 +218,7 @@ impl Replayer {
         let p = record.route(self.producers.len());
         let mut placed = 0;
         for (word, payload) in record.messages().skip(*partial as usize) {
-            let tail = slowest_tail(&self.generation, p);
+            let tail = self.generation.slowest_tail(p);
             let fill = |e: &mut Envelope| e.fill(record.key_hash, record.flags, word, payload);
             let Ok(seq) = self.producers[p].try_publish(fill) else {
                 let blocked = Blocked {
@@ -282,7 +270,7 @@ pub(crate) struct SpillLane {
     state: Mutex<SpillState>,
 }
 
-fn log_error(topic: &str, source: DurableLogError) -> BusError {
+pub(super) fn log_error(topic: &str, source: DurableLogError) -> BusError {
     BusError::DurableLog {
         topic: topic.to_owned(),
         source,
@@ -338,8 +326,11 @@ impl SpillLane {
         )
     }
 
-    fn set_backlog(&self, st: &SpillState) {
-        let backlog = self.log.end().saturating_sub(st.cursor);
+    /// Publishes the backlog: records from the replay position to `end`
+    /// (the log's end, read once by the caller under the lock, which every
+    /// append holds).
+    fn set_backlog(&self, st: &SpillState, end: u64) {
+        let backlog = end.saturating_sub(st.cursor);
         // Release: pairs with the Acquire in `backlogged`; stored under the
         // lock, after the replayed envelopes' claims and head stores.
         self.backlog.store(backlog, Ordering::Release);
@@ -364,9 +355,9 @@ impl SpillLane {
         } = st;
         encode(record, scratch, route, n, fill);
         debug_assert!(SpillRecord::decode(record).is_ok());
-        self.log.append(record).map_err(|e| log_error(topic, e))?;
+        let sequence = self.log.append(record).map_err(|e| log_error(topic, e))?;
         bump(&self.spilled, n as u64);
-        self.set_backlog(st);
+        self.set_backlog(st, sequence + 1);
         Ok(())
     }
 
@@ -379,7 +370,8 @@ impl SpillLane {
         st: &mut SpillState,
         max: usize,
     ) -> Result<u64, BusError> {
-        if st.cursor >= self.log.end() {
+        let end = self.log.end();
+        if st.cursor >= end {
             st.replayer = None;
             st.blocked = None;
             return Ok(0);
@@ -425,8 +417,8 @@ impl SpillLane {
         *cursor = next;
         st.blocked = stop;
         bump(&self.replayed, placed);
-        self.set_backlog(st);
-        if st.cursor >= self.log.end() {
+        self.set_backlog(st, end);
+        if st.cursor >= end {
             st.replayer = None;
         }
         if placed > 0 {
@@ -450,7 +442,7 @@ impl SpillLane {
         };
         r.generation.number == b.generation
             && topic.gate.current() == b.generation
-            && slowest_tail(&r.generation, b.partition) == b.tail
+            && r.generation.slowest_tail(b.partition) == b.tail
     }
 
     /// The tick's step: replays what fits (skipped if a publisher holds the

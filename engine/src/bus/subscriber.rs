@@ -166,7 +166,7 @@ impl Subscriber {
                 WaitStrategy::Yield => std::thread::yield_now(),
                 WaitStrategy::Park if now - started < PARK_SPIN => std::hint::spin_loop(),
                 WaitStrategy::Park => {
-                    let left = deadline.saturating_duration_since(Instant::now());
+                    let left = deadline - now;
                     // Borrowed: parking allocates nothing.
                     let generation = self.generation.as_ref().expect("set by poll");
                     let rings = &generation.groups[self.group];

@@ -214,8 +214,8 @@ impl Topic {
     }
 
     /// Starts a new generation with new partition count and ring size;
-    /// publishers move to it at their next publish. Returns its number.
-    pub(crate) fn resize(&self, partitions: usize, ring_size: usize) -> u64 {
+    /// publishers move to it at their next publish.
+    pub(crate) fn resize(&self, partitions: usize, ring_size: usize) {
         let _one = self.resizing.lock().unwrap_or_else(|p| p.into_inner());
         let mut generations = self.generations.write().unwrap_or_else(|p| p.into_inner());
         let number = generations.last().map_or(0, |g| g.number + 1);
@@ -229,12 +229,22 @@ impl Topic {
         self.gate.advance(number);
         drop(generations);
         self.maintain();
-        number
     }
 
     /// Seals old generations no publisher is publishing into, and drops
     /// those every group has drained. Called after a resize and on the tick.
     pub(crate) fn maintain(&self) {
+        // One generation: nothing to seal or retire (a resize racing this
+        // runs its own `maintain` after pushing the new one).
+        if self
+            .generations
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .len()
+            == 1
+        {
+            return;
+        }
         let publishers = self
             .publishers
             .lock()
