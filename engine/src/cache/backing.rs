@@ -130,16 +130,12 @@ impl<K: Hash + Eq + Clone, V: Clone> MemoryBackingStore<K, V> {
 
     /// The stored value of `key`, bypassing any cache.
     pub fn peek(&self, key: &K) -> Option<V> {
-        self.map
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .get(key)
-            .cloned()
+        super::lock(&self.map).get(key).cloned()
     }
 
     /// Stored entries.
     pub fn len(&self) -> usize {
-        self.map.lock().unwrap_or_else(|p| p.into_inner()).len()
+        super::lock(&self.map).len()
     }
 
     /// True if nothing is stored.
@@ -160,12 +156,7 @@ where
     V: Clone + Send,
 {
     fn load(&self, key: &K) -> Result<Option<V>, BackingError> {
-        Ok(self
-            .map
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .get(key)
-            .cloned())
+        Ok(super::lock(&self.map).get(key).cloned())
     }
 
     fn store(&self, key: &K, value: &V) -> Result<(), BackingError> {
@@ -178,10 +169,7 @@ where
                 message: "writes refused (test switch)".into(),
             });
         }
-        self.map
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert(key.clone(), value.clone());
+        super::lock(&self.map).insert(key.clone(), value.clone());
         Ok(())
     }
 }

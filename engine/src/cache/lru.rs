@@ -6,17 +6,30 @@ use std::hash::Hash;
 
 use super::backing::Hooks;
 use super::shard::Shard;
-use super::slab::ListId;
+use super::slab::{ListId, NIL};
 use super::EvictionCause;
 
 impl<K: Hash + Eq, V> Shard<K, V> {
     /// Evicts from the tail until one more entry fits.
     pub(crate) fn lru_make_room(&mut self, hooks: &Hooks<K, V>) {
-        while self.resident() >= self.max_entries {
-            let Some(tail) = self.slab.tail(ListId::T1) else {
-                break;
-            };
-            self.evict_node(tail, EvictionCause::Capacity, hooks);
+        while self.resident() >= self.max_entries
+            && self.lru_evict_one(NIL, EvictionCause::Capacity, hooks)
+        {}
+    }
+
+    /// Evicts the tail unless it is `keep`; false if nothing went.
+    pub(crate) fn lru_evict_one(
+        &mut self,
+        keep: u32,
+        cause: EvictionCause,
+        hooks: &Hooks<K, V>,
+    ) -> bool {
+        match self.slab.tail(ListId::T1) {
+            Some(t) if t != keep => {
+                self.evict_node(t, cause, hooks);
+                true
+            }
+            _ => false,
         }
     }
 }

@@ -308,6 +308,9 @@ impl<K: Hash + Eq, V> BoundedCache<K, V> {
     /// Drops up to `budget` entries whose TTL passed at `now_ns` (spread
     /// over the shards); returns how many. Nothing for LRU and ARC.
     pub fn expire_due(&self, now_ns: u64, budget: usize) -> usize {
+        if !matches!(self.policy, EvictionPolicy::Ttl { .. }) {
+            return 0;
+        }
         let per_shard = budget.div_ceil(self.shards.len()).max(1);
         let mut dropped = 0;
         for s in self.shards.iter() {

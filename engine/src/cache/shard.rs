@@ -176,6 +176,11 @@ impl<K: Hash + Eq, V> Shard<K, V> {
     /// stays readable in the freed node until it is reused).
     pub(crate) fn drop_node(&mut self, i: u32) -> Option<V> {
         let hash = self.hash_of(&self.slab.node(i).key);
+        self.drop_node_hashed(i, hash)
+    }
+
+    /// [`Shard::drop_node`] when the caller already has the key's hash.
+    pub(crate) fn drop_node_hashed(&mut self, i: u32, hash: u64) -> Option<V> {
         if let Ok(entry) = self.table.find_entry(hash, |&j| j == i) {
             entry.remove();
         }
@@ -186,8 +191,20 @@ impl<K: Hash + Eq, V> Shard<K, V> {
     /// Evicts resident node `i` entirely (LRU, TTL, ARC's T1 overflow),
     /// telling the hooks.
     pub(crate) fn evict_node(&mut self, i: u32, cause: EvictionCause, hooks: &Hooks<K, V>) {
+        let hash = self.hash_of(&self.slab.node(i).key);
+        self.evict_node_hashed(i, hash, cause, hooks);
+    }
+
+    /// [`Shard::evict_node`] when the caller already has the key's hash.
+    pub(crate) fn evict_node_hashed(
+        &mut self,
+        i: u32,
+        hash: u64,
+        cause: EvictionCause,
+        hooks: &Hooks<K, V>,
+    ) {
         let dirty = self.slab.node(i).dirty;
-        let value = self.drop_node(i);
+        let value = self.drop_node_hashed(i, hash);
         self.count_eviction(cause);
         if let Some(value) = value {
             let key = &self.slab.node(i).key;
@@ -235,7 +252,7 @@ impl<K: Hash + Eq, V> Shard<K, V> {
             return None;
         };
         let list = self.slab.node(i).list;
-        if !list.is_resident() || self.expire_if_due(i, now_ns, hooks) {
+        if !list.is_resident() || self.expire_if_due(i, hash, now_ns, hooks) {
             self.counters.misses += 1;
             return None;
         }
@@ -262,7 +279,7 @@ impl<K: Hash + Eq, V> Shard<K, V> {
         let found = self.find(w.hash, &w.key);
         let kept = match found {
             Some(i) if self.slab.node(i).list.is_resident() => {
-                if self.expire_if_due(i, w.now_ns, hooks) {
+                if self.expire_if_due(i, w.hash, w.now_ns, hooks) {
                     self.insert_absent(w, hooks)
                 } else if w.if_absent {
                     return false;
@@ -281,9 +298,15 @@ impl<K: Hash + Eq, V> Shard<K, V> {
     fn update_resident(&mut self, i: u32, w: Write<K, V>) {
         self.refill(i, w);
         self.counters.updates += 1;
+        self.slab.move_to_head(i, self.hit_list());
+    }
+
+    /// Where a hit or an update moves an entry: ARC's frequency list T2,
+    /// else the one list.
+    fn hit_list(&self) -> ListId {
         match self.policy {
-            PolicyState::Arc { .. } => self.slab.move_to_head(i, ListId::T2),
-            PolicyState::Lru | PolicyState::Ttl { .. } => self.slab.move_to_head(i, ListId::T1),
+            PolicyState::Arc { .. } => ListId::T2,
+            PolicyState::Lru | PolicyState::Ttl { .. } => ListId::T1,
         }
     }
 
@@ -302,7 +325,7 @@ impl<K: Hash + Eq, V> Shard<K, V> {
     pub(crate) fn remove(&mut self, hash: u64, key: &K) -> Option<V> {
         self.apply_pending_hits();
         let i = self.find(hash, key)?;
-        let value = self.drop_node(i);
+        let value = self.drop_node_hashed(i, hash);
         if value.is_some() {
             self.counters.removals += 1;
         }
@@ -319,13 +342,7 @@ impl<K: Hash + Eq, V> Shard<K, V> {
     ) -> bool {
         match self.policy {
             PolicyState::Arc { .. } => self.arc_evict_one(keep, cause, hooks),
-            PolicyState::Lru | PolicyState::Ttl { .. } => match self.slab.tail(ListId::T1) {
-                Some(t) if t != keep => {
-                    self.evict_node(t, cause, hooks);
-                    true
-                }
-                _ => false,
-            },
+            PolicyState::Lru | PolicyState::Ttl { .. } => self.lru_evict_one(keep, cause, hooks),
         }
     }
 
@@ -383,10 +400,7 @@ impl<K: Hash + Eq, V> Shard<K, V> {
         if self.pending_hits.is_empty() {
             return;
         }
-        let to = match self.policy {
-            PolicyState::Arc { .. } => ListId::T2,
-            PolicyState::Lru | PolicyState::Ttl { .. } => ListId::T1,
-        };
+        let to = self.hit_list();
         for k in 0..self.pending_hits.len() {
             let i = self.pending_hits[k];
             debug_assert!(self.slab.node(i).list.is_resident());

@@ -14,13 +14,20 @@ use super::slab::ListId;
 use super::EvictionCause;
 
 impl<K: Hash + Eq, V> Shard<K, V> {
-    /// Drops node `i` if it has expired at `now_ns`; true if it did.
+    /// Drops node `i` (whose key hashes to `hash`) if it has expired at
+    /// `now_ns`; true if it did.
     #[inline]
-    pub(crate) fn expire_if_due(&mut self, i: u32, now_ns: u64, hooks: &Hooks<K, V>) -> bool {
+    pub(crate) fn expire_if_due(
+        &mut self,
+        i: u32,
+        hash: u64,
+        now_ns: u64,
+        hooks: &Hooks<K, V>,
+    ) -> bool {
         if !matches!(self.policy, PolicyState::Ttl { .. }) || self.expires_ns(i) > now_ns {
             return false;
         }
-        self.evict_node(i, EvictionCause::Expired, hooks);
+        self.evict_node_hashed(i, hash, EvictionCause::Expired, hooks);
         true
     }
 
@@ -30,9 +37,8 @@ impl<K: Hash + Eq, V> Shard<K, V> {
         if !matches!(self.policy, PolicyState::Ttl { .. }) {
             return 0;
         }
-        // TTL never defers hits; keep the rule "order-dependent work
-        // applies them first" anyway.
-        self.apply_pending_hits();
+        // No pending hits to apply first: TTL never defers them
+        // (`Shard::get`).
         let mut dropped = 0;
         while dropped < budget {
             match self.slab.tail(ListId::T1) {
