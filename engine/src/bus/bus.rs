@@ -8,7 +8,7 @@ use super::outcome::BusError;
 use super::publisher::Publisher;
 use super::spill::SpillLane;
 use super::subscriber::{Subscriber, WaitStrategy};
-use super::topic::{FullPolicy, Topic, TopicConfig};
+use super::topic::{FullPolicy, Rings, Topic, TopicConfig};
 use crate::config::BusConfig;
 use crate::metrics::MetricsSnapshot;
 use crate::scalable::{
@@ -200,17 +200,12 @@ impl Bus {
     /// A publishing handle for one thread.
     pub fn publisher(&self, topic: &str) -> Result<Publisher, BusError> {
         let topic = self.topic(topic)?;
-        let slots = topic.attach_publisher();
-        let (generation, producers, heads) = topic.attach_current()?;
+        let rings = Rings::attach(&topic)?;
         Ok(Publisher {
             bus: Arc::clone(&self.shared),
+            ring_size: rings.generation.ring_size,
+            rings,
             topic,
-            generation_number: generation.number,
-            ring_size: generation.ring_size,
-            generation,
-            producers,
-            heads,
-            slots,
             next_partition: 0,
         })
     }

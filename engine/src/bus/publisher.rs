@@ -6,12 +6,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::bus::BusShared;
-use super::generation::{Generation, HeadSlots};
 use super::message::{stable_hash, Envelope, FLAG_BACKPRESSURE, FLAG_KEYED};
 use super::outcome::{BusError, PublishOutcome, Refusal};
-use super::ring::RingProducer;
 use super::spill::{SpillLane, REPLAY_PASS_RECORDS_MAX};
-use super::topic::{bump, FullPolicy, PublisherSlots, Topic};
+use super::topic::{bump, FullPolicy, Rings, Topic};
 use crate::scalable::BackpressureState;
 
 /// (partition, key hash, flags) of one publish.
@@ -22,15 +20,10 @@ type Route = (usize, u64, u8);
 pub struct Publisher {
     pub(crate) bus: Arc<BusShared>,
     pub(crate) topic: Arc<Topic>,
-    /// The generation `producers` belong to.
-    pub(crate) generation: Arc<Generation>,
-    /// Copies of the generation's number and ring size, so publishing
-    /// reads only this handle's memory.
-    pub(crate) generation_number: u64,
+    pub(crate) rings: Rings,
+    /// Copy of the generation's ring size, so publishing reads only this
+    /// handle's memory.
     pub(crate) ring_size: usize,
-    pub(crate) producers: Vec<RingProducer>,
-    pub(crate) heads: Arc<HeadSlots>,
-    pub(crate) slots: Arc<PublisherSlots>,
     pub(crate) next_partition: usize,
 }
 
@@ -105,29 +98,10 @@ impl Publisher {
     /// that generation is no longer current, moves to the current one first.
     #[inline]
     fn enter(&mut self) -> Result<(), BusError> {
-        while !self
-            .slots
-            .active
-            .enter(self.generation_number, &self.topic.gate)
-        {
-            self.move_to_current()?;
+        if self.rings.enter(&self.topic)? {
+            self.ring_size = self.rings.generation.ring_size;
+            self.next_partition = 0;
         }
-        Ok(())
-    }
-
-    #[cold]
-    fn move_to_current(&mut self) -> Result<(), BusError> {
-        let (generation, producers, heads) = self.topic.attach_current()?;
-        // A single writer's old producers go back to their generation
-        // (dropped there once it is sealed); clones just drop, letting the
-        // old rings shut down.
-        let old = std::mem::replace(&mut self.producers, producers);
-        self.generation.detach(old);
-        self.heads = heads;
-        self.generation_number = generation.number;
-        self.ring_size = generation.ring_size;
-        self.generation = generation;
-        self.next_partition = 0;
         Ok(())
     }
 
@@ -140,7 +114,7 @@ impl Publisher {
     ) -> Result<PublishOutcome, BusError> {
         let state = self.bus.state.load().max(self.topic.state.load());
         if state == BackpressureState::Shedding && !self.topic.config.critical {
-            bump(&self.slots.refused, 1);
+            bump(&self.rings.slots.refused, 1);
             return Ok(PublishOutcome::Refused(Refusal::Shedding));
         }
         if self.topic.spill.as_ref().is_some_and(SpillLane::backlogged) {
@@ -148,20 +122,20 @@ impl Publisher {
         }
         self.enter()?;
         if let Err(e) = self.check_batch(n) {
-            self.slots.active.exit();
+            self.rings.slots.active.exit();
             return Err(e);
         }
         let route = self.route(key, state);
         let published = self.send_in_generation(route, n, &fill);
         // After the head store, so a sealer that sees us out sees the head.
-        self.slots.active.exit();
+        self.rings.slots.active.exit();
         if published {
             return Ok(self.accepted(n, state));
         }
         if self.topic.config.full_policy == FullPolicy::Spill {
             return self.send_spilling(key, Some(route), n, state, &fill);
         }
-        bump(&self.slots.refused, 1);
+        bump(&self.rings.slots.refused, 1);
         Ok(PublishOutcome::Refused(Refusal::RingFull))
     }
 
@@ -178,13 +152,13 @@ impl Publisher {
     /// Counts an enqueued publish, wakes readers, says how it went.
     #[inline]
     fn accepted(&mut self, n: usize, state: BackpressureState) -> PublishOutcome {
-        bump(&self.slots.published, n as u64);
+        bump(&self.rings.slots.published, n as u64);
         self.topic.notifier.notify();
         match state {
             BackpressureState::Normal => PublishOutcome::Accepted,
             BackpressureState::Warning => PublishOutcome::AcceptedWithBackpressure,
             _ => {
-                bump(&self.slots.delayed, 1);
+                bump(&self.rings.slots.delayed, 1);
                 // Relaxed: the tick's latest figure is good enough.
                 PublishOutcome::Delayed(Duration::from_nanos(
                     self.bus.delay_ns.load(Ordering::Relaxed),
@@ -200,11 +174,15 @@ impl Publisher {
         let (partition, key_hash, mut flags) = match key {
             Some(k) => {
                 let h = stable_hash(k);
-                ((h % self.producers.len() as u64) as usize, h, FLAG_KEYED)
+                (
+                    (h % self.rings.producers.len() as u64) as usize,
+                    h,
+                    FLAG_KEYED,
+                )
             }
             None => {
                 let p = self.next_partition;
-                self.next_partition = if p + 1 == self.producers.len() {
+                self.next_partition = if p + 1 == self.rings.producers.len() {
                     0
                 } else {
                     p + 1
@@ -226,19 +204,9 @@ impl Publisher {
         n: usize,
         fill: &impl Fn(usize, u8, u64, &mut Envelope),
     ) -> bool {
-        let producer = &mut self.producers[partition];
-        let result = if n == 1 {
-            producer.try_publish(|e| fill(0, flags, key_hash, e))
-        } else {
-            producer.try_publish_batch(n, |i, e| fill(i, flags, key_hash, e))
-        };
-        let Ok(last) = result else {
-            return false;
-        };
-        // Release: single writer; pairs with the Acquire in
-        // `Generation::heads`, so a sealed head covers this envelope.
-        self.heads.head[partition].store(last, Ordering::Release);
-        true
+        self.rings
+            .try_publish(partition, n, |i, e| fill(i, flags, key_hash, e))
+            .is_ok()
     }
 
     /// Publishes into the current generation; false if the ring was full
@@ -284,17 +252,17 @@ impl Publisher {
         lane.replay(&topic, &mut st, REPLAY_PASS_RECORDS_MAX)?;
         self.enter()?;
         if let Err(e) = self.check_batch(n) {
-            self.slots.active.exit();
+            self.rings.slots.active.exit();
             return Err(e);
         }
         // A resize may have moved us to a generation with fewer partitions.
         let route = match tried {
-            Some(r) if key.is_none() && r.0 < self.producers.len() => r,
+            Some(r) if key.is_none() && r.0 < self.rings.producers.len() => r,
             _ => self.route(key, state),
         };
         // Backlog empty under the lock: no spilled message can be overtaken.
         let published = !lane.backlogged() && self.try_ring(route, n, &fill);
-        self.slots.active.exit();
+        self.rings.slots.active.exit();
         if published {
             drop(st);
             return Ok(self.accepted(n, state));
@@ -308,7 +276,7 @@ impl Publisher {
             &|i, e| fill(i, flags, key_hash, e),
         )?;
         drop(st);
-        bump(&self.slots.published, n as u64);
+        bump(&self.rings.slots.published, n as u64);
         Ok(PublishOutcome::Spilled)
     }
 
@@ -337,14 +305,6 @@ impl Publisher {
 
     /// Partitions of the generation this handle publishes into.
     pub fn partitions(&self) -> usize {
-        self.producers.len()
-    }
-}
-
-impl Drop for Publisher {
-    fn drop(&mut self) {
-        // A single writer hands its producers back so a new publisher can
-        // attach; clones of a multi-writer ring just drop.
-        self.generation.detach(std::mem::take(&mut self.producers));
+        self.rings.producers.len()
     }
 }

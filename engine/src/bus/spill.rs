@@ -27,11 +27,9 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use crossbeam_utils::CachePadded;
 
 use super::durable::{DurableLog, DurableLogError};
-use super::generation::{Generation, HeadSlots};
 use super::message::Envelope;
 use super::outcome::BusError;
-use super::ring::RingProducer;
-use super::topic::{bump, PublisherSlots, Topic};
+use super::topic::{bump, Rings, Topic};
 
 /// Records one replay pass places at most (bounds the work of one tick or
 /// one publish).
@@ -159,40 +157,6 @@ impl<'a> SpillRecord<'a> {
     }
 }
 
-/// The replay's own attachment to the rings: a publisher without a handle,
-/// registered with the topic so a resize waits for a pass in flight.
-struct Replayer {
-    generation: Arc<Generation>,
-    producers: Vec<RingProducer>,
-    heads: Arc<HeadSlots>,
-    slots: Arc<PublisherSlots>,
-}
-
-impl Replayer {
-    fn attach(topic: &Topic) -> Result<Replayer, BusError> {
-        let slots = topic.attach_publisher();
-        let (generation, producers, heads) = topic.attach_current()?;
-        Ok(Replayer {
-            generation,
-            producers,
-            heads,
-            slots,
-        })
-    }
-
-    /// Marks the replayer active in the current generation, moving to it
-    /// first when a resize made a new one.
-    fn enter(&mut self, topic: &Topic) -> Result<(), BusError> {
-        while !self.slots.active.enter(self.generation.number, &topic.gate) {
-            let (generation, producers, heads) = topic.attach_current()?;
-            self.generation = generation;
-            self.producers = producers;
-            self.heads = heads;
-        }
-        Ok(())
-    }
-}
-
 /// Where the last replay pass stopped: the ring of `partition` in
 /// generation `generation` was full while its slowest group had read to
 /// `tail` (read before the failed try). Until that tail moves (or a resize
@@ -206,36 +170,35 @@ pub(crate) struct Blocked {
     tail: i64,
 }
 
-impl Replayer {
-    /// Places the messages of `record` from `*partial` on into their ring;
-    /// `Ok(placed)` once all are in (resetting `*partial`), `Err((placed,
-    /// where))` when the ring filled first (`*partial` counts what is in).
-    fn place(
-        &mut self,
-        record: &SpillRecord<'_>,
-        partial: &mut u32,
-    ) -> Result<u64, (u64, Blocked)> {
-        let p = record.route(self.producers.len());
-        let mut placed = 0;
-        for (word, payload) in record.messages().skip(*partial as usize) {
-            let tail = self.generation.slowest_tail(p);
-            let fill = |e: &mut Envelope| e.fill(record.key_hash, record.flags, word, payload);
-            let Ok(seq) = self.producers[p].try_publish(fill) else {
-                let blocked = Blocked {
-                    generation: self.generation.number,
-                    partition: p,
-                    tail,
-                };
-                return Err((placed, blocked));
+/// Places the messages of `record` from `*partial` on into their ring
+/// through the replay's own attachment (`rings`, registered with the topic
+/// like a publisher, so a resize waits for a pass in flight); `Ok(placed)`
+/// once all are in (resetting `*partial`), `Err((placed, where))` when the
+/// ring filled first (`*partial` counts what is in).
+fn place(
+    rings: &mut Rings,
+    record: &SpillRecord<'_>,
+    partial: &mut u32,
+) -> Result<u64, (u64, Blocked)> {
+    let p = record.route(rings.producers.len());
+    let mut placed = 0;
+    for (word, payload) in record.messages().skip(*partial as usize) {
+        let tail = rings.generation.slowest_tail(p);
+        let fill =
+            |_: usize, e: &mut Envelope| e.fill(record.key_hash, record.flags, word, payload);
+        if rings.try_publish(p, 1, fill).is_err() {
+            let blocked = Blocked {
+                generation: rings.number,
+                partition: p,
+                tail,
             };
-            // Release: pairs with the Acquire in `Generation::heads`.
-            self.heads.head[p].store(seq, Ordering::Release);
-            *partial += 1;
-            placed += 1;
+            return Err((placed, blocked));
         }
-        *partial = 0;
-        Ok(placed)
+        *partial += 1;
+        placed += 1;
     }
+    *partial = 0;
+    Ok(placed)
 }
 
 /// What the lock guards: the replay position and the scratch buffers.
@@ -249,7 +212,7 @@ pub(crate) struct SpillState {
     committed: u64,
     /// Attached while there is a backlog; dropped when it is empty so an
     /// idle lane holds no generation alive.
-    replayer: Option<Replayer>,
+    replayer: Option<Rings>,
     /// Where the last pass stopped on a full ring.
     blocked: Option<Blocked>,
     record: Vec<u8>,
@@ -380,7 +343,7 @@ impl SpillLane {
             return Ok(0);
         }
         if st.replayer.is_none() {
-            st.replayer = Some(Replayer::attach(topic)?);
+            st.replayer = Some(Rings::attach(topic)?);
         }
         let SpillState {
             cursor,
@@ -399,7 +362,7 @@ impl SpillLane {
                     return false;
                 }
             };
-            match r.place(&record, partial) {
+            match place(r, &record, partial) {
                 Ok(n) => {
                     placed += n;
                     true
@@ -440,7 +403,7 @@ impl SpillLane {
         let (Some(b), Some(r)) = (&st.blocked, &st.replayer) else {
             return false;
         };
-        r.generation.number == b.generation
+        r.number == b.generation
             && topic.gate.current() == b.generation
             && r.generation.slowest_tail(b.partition) == b.tail
     }

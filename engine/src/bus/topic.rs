@@ -7,10 +7,11 @@ use std::sync::{Arc, Mutex, RwLock};
 use crossbeam_utils::CachePadded;
 
 use super::generation::{AttachError, Generation, HeadSlots};
+use super::message::Envelope;
 use super::notify::Notifier;
 use super::outcome::BusError;
 use super::quiesce::{ActiveSlot, Gate};
-use super::ring::RingProducer;
+use super::ring::{Full, RingProducer};
 use super::spill::SpillLane;
 use crate::scalable::BackpressureCell;
 
@@ -71,6 +72,92 @@ impl Default for TopicConfig {
 /// A publisher's hold on a generation: the generation, its own producers
 /// (clones, or a single writer's), and its head slots.
 pub(crate) type Attachment = (Arc<Generation>, Vec<RingProducer>, Arc<HeadSlots>);
+
+/// A publisher's hold on the current generation's rings (a publisher
+/// handle's, or the spill replayer's): its own producers, its head slots,
+/// and its registration with the topic, so a resize waits for a publish
+/// in flight.
+pub(crate) struct Rings {
+    /// The generation `producers` belong to.
+    pub(crate) generation: Arc<Generation>,
+    /// Copy of the generation's number, so entering reads only this
+    /// holder's memory.
+    pub(crate) number: u64,
+    pub(crate) producers: Vec<RingProducer>,
+    pub(crate) heads: Arc<HeadSlots>,
+    pub(crate) slots: Arc<PublisherSlots>,
+}
+
+impl Rings {
+    /// Registers a publisher with `topic` and attaches it to the current
+    /// generation.
+    pub(crate) fn attach(topic: &Topic) -> Result<Rings, BusError> {
+        let slots = topic.attach_publisher();
+        let (generation, producers, heads) = topic.attach_current()?;
+        Ok(Rings {
+            number: generation.number,
+            generation,
+            producers,
+            heads,
+            slots,
+        })
+    }
+
+    /// Marks this holder active in its generation, moving to the current
+    /// one first if a resize made a new one; true if it moved.
+    #[inline]
+    pub(crate) fn enter(&mut self, topic: &Topic) -> Result<bool, BusError> {
+        let mut moved = false;
+        while !self.slots.active.enter(self.number, &topic.gate) {
+            self.move_to_current(topic)?;
+            moved = true;
+        }
+        Ok(moved)
+    }
+
+    #[cold]
+    fn move_to_current(&mut self, topic: &Topic) -> Result<(), BusError> {
+        let (generation, producers, heads) = topic.attach_current()?;
+        // A single writer's old producers go back to their generation
+        // (dropped there once it is sealed); clones just drop, letting the
+        // old rings shut down.
+        let old = std::mem::replace(&mut self.producers, producers);
+        self.generation.detach(old);
+        self.heads = heads;
+        self.number = generation.number;
+        self.generation = generation;
+        Ok(())
+    }
+
+    /// One try to claim and fill `n` slots of `partition`'s ring; on
+    /// success publishes the new head.
+    #[inline]
+    pub(crate) fn try_publish(
+        &mut self,
+        partition: usize,
+        n: usize,
+        fill: impl Fn(usize, &mut Envelope),
+    ) -> Result<i64, Full> {
+        let producer = &mut self.producers[partition];
+        let last = if n == 1 {
+            producer.try_publish(|e| fill(0, e))?
+        } else {
+            producer.try_publish_batch(n, fill)?
+        };
+        // Release: single writer of this slot; pairs with the Acquire in
+        // `Generation::heads`, so a sealed head covers this envelope.
+        self.heads.head[partition].store(last, Ordering::Release);
+        Ok(last)
+    }
+}
+
+impl Drop for Rings {
+    fn drop(&mut self) {
+        // A single writer hands its producers back so a new publisher can
+        // attach; clones of a multi-writer ring just drop.
+        self.generation.detach(std::mem::take(&mut self.producers));
+    }
+}
 
 /// Counters one publisher handle writes (it is their only writer).
 pub(crate) struct PublisherSlots {
