@@ -25,17 +25,22 @@ static POOL: Mutex<Pool> = Mutex::new(Pool {
     free: Vec::new(),
 });
 
-fn claim() -> u32 {
-    let mut pool = POOL.lock().unwrap_or_else(|p| p.into_inner());
-    // The lowest free number first, so a process whose threads come and go
-    // keeps using the exclusive slots.
-    match pool.free.iter().enumerate().min_by_key(|(_, id)| **id) {
-        Some((i, _)) => pool.free.swap_remove(i),
-        None => {
-            pool.next += 1;
-            pool.next - 1
+impl Pool {
+    /// The lowest free number first, so a process whose threads come and
+    /// go keeps using the exclusive slots.
+    fn take(&mut self) -> u32 {
+        match self.free.iter().enumerate().min_by_key(|(_, id)| **id) {
+            Some((i, _)) => self.free.swap_remove(i),
+            None => {
+                self.next += 1;
+                self.next - 1
+            }
         }
     }
+}
+
+fn claim() -> u32 {
+    POOL.lock().unwrap_or_else(|p| p.into_inner()).take()
 }
 
 /// Gives the thread's number back when the thread exits.
@@ -101,15 +106,37 @@ mod tests {
     use super::*;
 
     #[test]
-    fn live_threads_hold_distinct_slots_and_exited_ones_are_reused() {
+    fn live_threads_hold_distinct_slots() {
         let (a, _) = current(0);
-        let b = std::thread::spawn(|| current(0).0).join().unwrap();
-        assert_ne!(a, b);
-        let c = std::thread::spawn(|| current(0).0).join().unwrap();
-        // The first thread's number came back when it exited and is the
-        // lowest free one, unless a concurrently running test took it.
-        assert_ne!(a, c);
-        assert!(POOL.lock().unwrap().free.contains(&c) || c != b);
+        let both = std::sync::Arc::new(std::sync::Barrier::new(2));
+        let ids: Vec<u32> = (0..2)
+            .map(|_| {
+                let both = std::sync::Arc::clone(&both);
+                std::thread::spawn(move || {
+                    let id = current(0).0;
+                    // Both threads are alive (holding their slots) here.
+                    both.wait();
+                    id
+                })
+            })
+            .collect::<Vec<_>>()
+            .into_iter()
+            .map(|h| h.join().unwrap())
+            .collect();
+        assert!(ids[0] != ids[1] && !ids.contains(&a), "{a} {ids:?}");
+    }
+
+    #[test]
+    fn a_returned_number_is_reused_lowest_first() {
+        // The pool itself, apart from the process-wide one other tests
+        // share.
+        let mut pool = Pool {
+            next: 0,
+            free: Vec::new(),
+        };
+        assert_eq!([pool.take(), pool.take(), pool.take()], [0, 1, 2]);
+        pool.free.extend([2, 0]);
+        assert_eq!([pool.take(), pool.take(), pool.take()], [0, 2, 3]);
     }
 
     #[test]
