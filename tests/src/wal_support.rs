@@ -52,6 +52,16 @@ impl XorShift {
         XorShift(seed.max(1))
     }
 
+    /// Seeded from the clock; prints the seed so a failure can be rerun.
+    pub fn from_clock() -> XorShift {
+        let seed = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .expect("clock after 1970")
+            .as_nanos() as u64;
+        eprintln!("seed {seed}");
+        XorShift::new(seed)
+    }
+
     /// Next value.
     pub fn next_u64(&mut self) -> u64 {
         self.0 ^= self.0 >> 12;

@@ -35,6 +35,35 @@ fn always_is_durable_on_return() {
 }
 
 #[test]
+fn a_deferred_append_is_durable_once_waited_on() {
+    let disk = SimDisk::new();
+    let log = open(&disk, FsyncPolicy::Always);
+    let a = log.append_deferred(b"a").unwrap();
+    let b = log.append_deferred(b"b").unwrap();
+    assert_eq!(a.durability, Durability::OnWait);
+    assert!(!log.is_durable(&a), "deferred: no sync yet");
+    log.wait(&b).unwrap();
+    assert!(
+        log.is_durable(&a) && log.is_durable(&b),
+        "one sync covers both"
+    );
+    let c = log.append_deferred(b"c").unwrap();
+    disk.power_cut();
+    drop(log);
+    let log = open(&disk, FsyncPolicy::Always);
+    assert_eq!(log.next_sequence(), 2, "c ({c:?}) was never waited on");
+
+    // Every N: only the append that reaches N defers a sync.
+    let log = open(&SimDisk::new(), FsyncPolicy::EveryN);
+    let a = log.append_deferred(b"a").unwrap();
+    assert_eq!(a.durability, Durability::AtSequence(2));
+    let b = log.append_deferred(b"b").unwrap();
+    assert_eq!(b.durability, Durability::AtSequence(2));
+    let c = log.append_deferred(b"c").unwrap();
+    assert_eq!(c.durability, Durability::OnWait);
+}
+
+#[test]
 fn every_n_syncs_on_the_nth_record() {
     let disk = SimDisk::new();
     let log = open(&disk, FsyncPolicy::EveryN);

@@ -4,11 +4,12 @@
 //! sequence its receipt named, and each thread's records are in order.
 
 use std::collections::{BTreeMap, HashSet};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::sync::Arc;
 use std::time::Duration;
 
 use keel_storage::{LogOptions, OsBackend, PartitionLog};
+use keel_tests::crash_support::{env_tmp, run_until_killed};
 use keel_tests::wal_support::{parse_payload, read_all, XorShift};
 
 const KILLS: u32 = 60;
@@ -20,57 +21,19 @@ fn wal_sigkill_loses_no_acknowledged_record() {
         .prefix("keel-wal-crash")
         .tempdir_in(env_tmp())
         .unwrap();
-    let seed = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_nanos() as u64;
-    eprintln!("seed {seed}");
-    let mut rng = XorShift::new(seed);
+    let mut rng = XorShift::from_clock();
     let mut acked: Vec<(u32, u32, u64, u64)> = Vec::new();
     for run in 0..KILLS {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_wal-crash-child"))
+        let mut child = Command::new(env!("CARGO_BIN_EXE_wal-crash-child"));
+        child
             .arg(dir.path())
             .arg(run.to_string())
-            .arg(THREADS.to_string())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("spawn child");
-        let stdout = child.stdout.take().unwrap();
-        // Lines go through a channel so the kill can wait for the first
-        // acknowledgement: on a loaded machine the child's start-up and
-        // first sync can outlast any fixed delay.
-        let (lines_tx, lines) = std::sync::mpsc::channel::<String>();
-        let reader = std::thread::spawn(move || {
-            use std::io::BufRead;
-            let mut stdout = std::io::BufReader::new(stdout);
-            loop {
-                let mut line = String::new();
-                match stdout.read_line(&mut line) {
-                    Ok(0) | Err(_) => break,
-                    // Only complete lines: a kill may land mid-print.
-                    Ok(_) if line.ends_with('\n') => {
-                        let _ = lines_tx.send(line);
-                    }
-                    Ok(_) => {}
-                }
-            }
-        });
-        let mut text = String::new();
+            .arg(THREADS.to_string());
         // Every fourth run dies at a random point of start-up (open and
         // recovery); the others at a random point after they started
         // acknowledging.
-        if run % 4 != 0 {
-            if let Ok(first) = lines.recv_timeout(Duration::from_secs(20)) {
-                text.push_str(&first);
-            }
-        }
-        std::thread::sleep(Duration::from_micros(rng.range(500, 25_000)));
-        child.kill().expect("SIGKILL child");
-        let status = child.wait().expect("wait child");
-        assert!(!status.success(), "child exited by itself: {status}");
-        reader.join().unwrap();
-        text.extend(lines.try_iter());
+        let delay = Duration::from_micros(rng.range(500, 25_000));
+        let text = run_until_killed(child, run % 4 == 0, delay);
         let complete = text.as_str();
         for line in complete.lines() {
             let f: Vec<u64> = line.split(' ').map(|x| x.parse().unwrap()).collect();
@@ -122,9 +85,4 @@ fn check(dir: &std::path::Path, acked: &[(u32, u32, u64, u64)], run: u32) {
             "run {run}: seq {seq} holds another record"
         );
     }
-}
-
-/// A directory on the real disk (not tmpfs) when `TMPDIR` is not set.
-fn env_tmp() -> std::path::PathBuf {
-    std::env::var_os("TMPDIR").map_or_else(|| "/var/tmp".into(), Into::into)
 }

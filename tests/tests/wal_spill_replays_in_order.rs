@@ -85,3 +85,32 @@ fn a_committed_position_survives_reopen_and_frees_whole_segments() {
     assert!(logs.open("../escape", LogStream::Spill).is_err());
     assert!(logs.open("a/b", LogStream::Spill).is_err());
 }
+
+#[test]
+fn a_commit_makes_the_records_below_it_durable_and_partition_logs_are_counted() {
+    let disk = SimDisk::new();
+    let never = LogOptions {
+        fsync: keel_engine::config::FsyncPolicy::Never,
+        ..options()
+    };
+    let logs = WalDurableLogs::new(Arc::new(disk.clone()), "/wal", never);
+    assert_eq!(logs.partitions("orders").unwrap(), 0);
+    let p0 = logs.open("orders", LogStream::Partition(0)).unwrap();
+    logs.open("orders", LogStream::Partition(1)).unwrap();
+    logs.open("orders", LogStream::Spill).unwrap();
+    assert_eq!(logs.partitions("orders").unwrap(), 2);
+    assert_eq!(logs.partitions("order").unwrap(), 0, "names match exactly");
+    for i in 0..3u32 {
+        let appended = p0.append_deferred(&i.to_le_bytes()).unwrap();
+        assert_eq!((appended.sequence, appended.wait), (u64::from(i), false));
+    }
+    assert!(p0.commit("g", 4).is_err(), "a position past the end");
+    p0.commit("g", 3).unwrap();
+    drop(p0);
+    // Policy "never" synced nothing itself: the commit did, so the log
+    // still holds what the position says was handled.
+    disk.power_cut();
+    let p0 = logs.open("orders", LogStream::Partition(0)).unwrap();
+    assert_eq!(p0.committed("g"), Some(3));
+    assert_eq!(p0.end(), 3);
+}

@@ -4,9 +4,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 
 use super::durable::{DurableLogs, LogStream};
+use super::lane::{log_error, LogLane};
 use super::outcome::BusError;
 use super::publisher::Publisher;
-use super::spill::SpillLane;
 use super::subscriber::{Subscriber, WaitStrategy};
 use super::topic::{FullPolicy, Rings, Topic, TopicConfig};
 use crate::config::BusConfig;
@@ -44,7 +44,8 @@ pub struct Bus {
     /// Serialises limit changes (the registry serialises too; direct
     /// callers may not go through it).
     reconfiguring: Mutex<()>,
-    /// Where spill topics get their logs (`None`: spill is refused).
+    /// Where spill and durable topics get their logs (`None`: both are
+    /// refused).
     durable_logs: Option<Arc<dyn DurableLogs>>,
 }
 
@@ -135,13 +136,20 @@ impl Bus {
     }
 
     /// Creates a topic.
+    ///
+    /// A durable topic created again over existing logs keeps at least as
+    /// many partitions as it has logs (`partitions: None` takes that many;
+    /// fewer is refused).
     pub fn create_topic(&self, name: &str, config: TopicConfig) -> Result<(), BusError> {
-        let partitions = config.partitions.unwrap_or(match self.default_partitions {
+        let mut partitions = config.partitions.unwrap_or(match self.default_partitions {
             0 => config.expected_subscribers.max(1),
             n => n,
         });
         if config.groups.is_empty() {
             return Err(BusError::NoGroups(name.to_owned()));
+        }
+        if config.durable && config.single_writer {
+            return Err(BusError::DurableNeedsMultiWriter(name.to_owned()));
         }
         if config.full_policy == FullPolicy::Spill && config.single_writer {
             return Err(BusError::SpillNeedsMultiWriter(name.to_owned()));
@@ -166,16 +174,44 @@ impl Bus {
             });
         }
         // Opened under the topics lock, so two creators of one name never
-        // open its log twice.
+        // open its logs twice.
+        let lanes = if config.durable {
+            let logs = self
+                .durable_logs
+                .as_ref()
+                .ok_or_else(|| BusError::DurableUnavailable(name.to_owned()))?;
+            let existing = logs
+                .partitions(name)
+                .map_err(|source| log_error(name, source))?;
+            match config.partitions {
+                Some(requested) if requested < existing => {
+                    return Err(BusError::DurableShrink {
+                        topic: name.to_owned(),
+                        existing,
+                        requested,
+                    })
+                }
+                _ => partitions = partitions.max(existing),
+            }
+            check_shape(name, partitions, ring_size)?;
+            Some(self.open_lanes(name, &config.groups, 0..partitions)?)
+        } else {
+            None
+        };
         let spill = self.open_spill(name, &config)?;
         topics.push(Arc::new(Topic::new(
-            name, config, partitions, ring_size, spill,
+            name,
+            config,
+            partitions,
+            ring_size,
+            (spill, lanes),
         )));
         Ok(())
     }
 
-    fn open_spill(&self, name: &str, config: &TopicConfig) -> Result<Option<SpillLane>, BusError> {
-        if config.full_policy != FullPolicy::Spill {
+    fn open_spill(&self, name: &str, config: &TopicConfig) -> Result<Option<LogLane>, BusError> {
+        // A durable topic spills into its partition logs.
+        if config.full_policy != FullPolicy::Spill || config.durable {
             return Ok(None);
         }
         let logs = self
@@ -184,8 +220,28 @@ impl Bus {
             .ok_or_else(|| BusError::SpillUnavailable(name.to_owned()))?;
         let log = logs
             .open(name, LogStream::Spill)
-            .map_err(|source| super::spill::log_error(name, source))?;
-        Ok(Some(SpillLane::new(log)))
+            .map_err(|source| log_error(name, source))?;
+        Ok(Some(LogLane::spill(log)))
+    }
+
+    /// Opens the lanes of partitions `range` of durable topic `name`.
+    fn open_lanes(
+        &self,
+        name: &str,
+        groups: &[String],
+        range: std::ops::Range<usize>,
+    ) -> Result<Vec<Arc<LogLane>>, BusError> {
+        let logs = self
+            .durable_logs
+            .as_ref()
+            .ok_or_else(|| BusError::DurableUnavailable(name.to_owned()))?;
+        range
+            .map(|p| {
+                let log = logs.open(name, LogStream::Partition(p as u32))?;
+                Ok(Arc::new(LogLane::partition(log, p, groups)?))
+            })
+            .collect::<Result<_, _>>()
+            .map_err(|source| log_error(name, source))
     }
 
     fn topic(&self, name: &str) -> Result<Arc<Topic>, BusError> {
@@ -221,6 +277,23 @@ impl Bus {
     ) -> Result<(), BusError> {
         check_shape(name, partitions, ring_size)?;
         let topic = self.topic(name)?;
+        if let Some(lanes) = &topic.lanes {
+            // Under the topics lock, so two resizes never open a log twice.
+            let _topics = self.topics.write().unwrap_or_else(|p| p.into_inner());
+            let existing = lanes.read().unwrap_or_else(|p| p.into_inner()).len();
+            if partitions < existing {
+                return Err(BusError::DurableShrink {
+                    topic: name.to_owned(),
+                    existing,
+                    requested: partitions,
+                });
+            }
+            let added = self.open_lanes(name, &topic.config.groups, existing..partitions)?;
+            lanes
+                .write()
+                .unwrap_or_else(|p| p.into_inner())
+                .extend(added);
+        }
         let current = topic.current_generation();
         if current.partitions != partitions || current.ring_size != ring_size {
             topic.resize(partitions, ring_size);
@@ -271,6 +344,7 @@ impl Bus {
             next: 0,
             wait: WaitStrategy::Park,
             batch: u64::MAX,
+            positions: Default::default(),
         })
     }
 
@@ -312,9 +386,10 @@ impl Bus {
         let (mut used, mut capacity) = (0u64, 0u64);
         for topic in topics.iter() {
             topic.maintain();
-            if let Some(lane) = &topic.spill {
+            let lanes = topic.lanes();
+            for lane in topic.spill.iter().chain(lanes.iter().map(|l| &**l)) {
                 if let Err(e) = lane.tick(topic) {
-                    tracing::error!(topic = %topic.name, error = %e, "bus: spill replay failed");
+                    tracing::error!(topic = %topic.name, error = %e, "bus: log replay failed");
                 }
             }
             let mut fullest = 0.0f64;
@@ -517,17 +592,23 @@ impl Scalable for Bus {
                 &t,
                 totals.delayed as f64,
             );
-            if let Some(lane) = &topic.spill {
-                let (spilled, replayed, failures) = lane.counts();
+            let lanes = topic.lanes();
+            if topic.spill.is_some() || !lanes.is_empty() {
+                let (mut spilled, mut replayed, mut failures, mut backlog) = (0, 0, 0, 0);
+                for lane in topic.spill.iter().chain(lanes.iter().map(|l| &**l)) {
+                    let (s, r, f) = lane.counts();
+                    (spilled, replayed, failures) = (spilled + s, replayed + r, failures + f);
+                    backlog += lane.backlog();
+                }
                 m.counter(
                     "spilled_total",
-                    "Messages spilled to the durable log (ring full or backlog).",
+                    "Messages left in a durable log behind a full ring or a backlog.",
                     &t,
                     spilled as f64,
                 );
                 m.counter(
                     "replayed_total",
-                    "Spilled messages replayed into the rings.",
+                    "Messages replayed from a durable log into the rings.",
                     &t,
                     replayed as f64,
                 );
@@ -539,9 +620,18 @@ impl Scalable for Bus {
                 );
                 m.gauge(
                     "spill_backlog_records",
-                    "Spill records waiting to be replayed.",
+                    "Log records waiting to be placed into the rings.",
                     &t,
-                    lane.backlog() as f64,
+                    backlog as f64,
+                );
+            }
+            for (p, lane) in lanes.iter().enumerate() {
+                let part = p.to_string();
+                m.gauge(
+                    "log_end_sequence",
+                    "A durable topic's partition log: the sequence the next message gets.",
+                    &[("topic", topic.name.as_str()), ("partition", part.as_str())],
+                    lane.log.end() as f64,
                 );
             }
             // Relaxed: a statistic.

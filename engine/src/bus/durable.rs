@@ -11,6 +11,20 @@ pub enum LogStream {
     /// [`FullPolicy::Spill`](super::FullPolicy::Spill), one log per topic,
     /// each record naming its partition.
     Spill,
+    /// Partition `n` of a durable topic: every message published to it,
+    /// in the order subscribers see it.
+    Partition(u32),
+}
+
+/// What [`DurableLog::append_deferred`] returns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Appended {
+    /// The record's sequence.
+    pub sequence: u64,
+    /// True if the log's sync policy wants the appender to wait
+    /// ([`DurableLog::wait`]) before the record counts as durable (policy
+    /// "always", or an append that reached every-N).
+    pub wait: bool,
 }
 
 /// Why a durable log call failed (the storage error, rendered).
@@ -29,6 +43,13 @@ pub trait DurableLog: Send + Sync {
     /// Appends one record; returns its sequence. Durable per the log's
     /// sync policy.
     fn append(&self, record: &[u8]) -> Result<u64, DurableLogError>;
+    /// Appends one record without waiting for a sync; the caller follows
+    /// with [`DurableLog::wait`] when `Appended::wait` says so (outside its
+    /// own locks, so concurrent appenders share one sync).
+    fn append_deferred(&self, record: &[u8]) -> Result<Appended, DurableLogError>;
+    /// Blocks until the record at `sequence` is durable, sharing a sync
+    /// with other waiters.
+    fn wait(&self, sequence: u64) -> Result<(), DurableLogError>;
     /// Calls `deliver(sequence, record)` on the records from `from` in
     /// order, at most `max`, until it returns false; returns the sequence
     /// after the last record it accepted (`from` if none).
@@ -46,6 +67,8 @@ pub trait DurableLog: Send + Sync {
     fn committed(&self, consumer: &str) -> Option<u64>;
     /// Durably records that `consumer` has taken every record below
     /// `next`; the log may then remove records no consumer still needs.
+    /// The records below `next` are made durable first, so a committed
+    /// position never runs ahead of what a crash keeps.
     fn commit(&self, consumer: &str, next: u64) -> Result<(), DurableLogError>;
     /// Makes every appended record durable now.
     fn flush(&self) -> Result<(), DurableLogError>;
@@ -55,4 +78,7 @@ pub trait DurableLog: Send + Sync {
 pub trait DurableLogs: Send + Sync {
     /// Opens (or creates, running recovery) `stream` of `topic`.
     fn open(&self, topic: &str, stream: LogStream) -> Result<Arc<dyn DurableLog>, DurableLogError>;
+    /// How many partition logs `topic` has already (one past the highest
+    /// [`LogStream::Partition`] found; 0 for a new topic).
+    fn partitions(&self, topic: &str) -> Result<usize, DurableLogError>;
 }

@@ -14,6 +14,9 @@ pub struct Envelope {
     pub(crate) key_hash: u64,
     pub(crate) word: u64,
     pub(crate) flags: u8,
+    /// Its sequence in its partition's log (durable topics only; left
+    /// stale on others, whose subscribers never read it).
+    pub(crate) offset: u64,
     pub(crate) bytes: Vec<u8>,
 }
 
@@ -44,6 +47,10 @@ pub struct Message<'a> {
     pub word: u64,
     /// The byte payload (`publish`), empty for word payloads.
     pub bytes: &'a [u8],
+    /// On a durable topic, its sequence in the partition's log: the
+    /// position [`Subscriber::commit`](super::Subscriber::commit) records
+    /// (as the one after it). `None` on other topics.
+    pub offset: Option<u64>,
 }
 
 impl Message<'_> {

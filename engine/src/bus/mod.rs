@@ -21,24 +21,24 @@
 mod bus;
 mod durable;
 mod generation;
+mod lane;
 mod message;
 mod notify;
 mod outcome;
 mod publisher;
 mod quiesce;
 mod ring;
-mod spill;
 mod subscriber;
 mod topic;
 
 pub use bus::{Bus, MAX_PARTITIONS};
-pub use durable::{DurableLog, DurableLogError, DurableLogs, LogStream};
-pub use message::{stable_hash, Message, FLAG_BACKPRESSURE, FLAG_KEYED};
-pub use outcome::{BusError, PublishOutcome, Refusal};
-pub use publisher::Publisher;
-pub use spill::{
+pub use durable::{Appended, DurableLog, DurableLogError, DurableLogs, LogStream};
+pub use lane::{
     REPLAY_CONSUMER, REPLAY_PASS_RECORDS_MAX, SPILL_HEADER_BYTES, SPILL_MESSAGE_HEADER_BYTES,
     SPILL_RECORD_VERSION,
 };
+pub use message::{stable_hash, Message, FLAG_BACKPRESSURE, FLAG_KEYED};
+pub use outcome::{BusError, PublishOutcome, Refusal};
+pub use publisher::Publisher;
 pub use subscriber::{Subscriber, WaitStrategy};
 pub use topic::{FullPolicy, TopicConfig};

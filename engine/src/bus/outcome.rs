@@ -114,6 +114,27 @@ pub enum BusError {
     /// single-writer ring does not allow.
     #[error("topic `{0}`: the spill policy needs a multi-writer topic; unset single_writer or choose the Wait or Refuse policy")]
     SpillNeedsMultiWriter(String),
+    /// A durable topic needs durable logs to write to.
+    #[error("topic `{0}`: a durable topic needs durable logs; none are attached to this bus (Bus::with_durable_logs)")]
+    DurableUnavailable(String),
+    /// A durable topic's partition lanes are the only producers of its
+    /// rings, which a single-writer ring does not allow.
+    #[error("topic `{0}`: a durable topic needs a multi-writer topic; unset single_writer")]
+    DurableNeedsMultiWriter(String),
+    /// A durable topic's partition count may not shrink: messages in the
+    /// logs of the partitions dropped would never be delivered.
+    #[error("topic `{topic}` is durable with {existing} partition logs; it cannot have {requested} partitions (the count may grow, never shrink)")]
+    DurableShrink {
+        /// The topic.
+        topic: String,
+        /// Partition logs it has.
+        existing: usize,
+        /// Partitions asked for.
+        requested: usize,
+    },
+    /// Committing positions needs a durable topic.
+    #[error("topic `{0}` is not durable: there are no log positions to commit")]
+    NotDurable(String),
     /// The topic's durable log failed; the publish was not accepted.
     #[error("topic `{topic}`: {source}")]
     DurableLog {

@@ -6,10 +6,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::bus::BusShared;
+use super::lane::{LanePublish, LogLane, REPLAY_PASS_RECORDS_MAX};
 use super::message::{stable_hash, Envelope, FLAG_BACKPRESSURE, FLAG_KEYED};
 use super::outcome::{BusError, PublishOutcome, Refusal};
-use super::spill::{SpillLane, REPLAY_PASS_RECORDS_MAX};
-use super::topic::{bump, FullPolicy, Rings, Topic};
+use super::topic::{bump, wait_for_room, FullPolicy, Rings, Topic};
 use crate::scalable::BackpressureState;
 
 /// (partition, key hash, flags) of one publish.
@@ -117,7 +117,10 @@ impl Publisher {
             bump(&self.rings.slots.refused, 1);
             return Ok(PublishOutcome::Refused(Refusal::Shedding));
         }
-        if self.topic.spill.as_ref().is_some_and(SpillLane::backlogged) {
+        if self.topic.lanes.is_some() {
+            return self.send_durable(key, n, state, &fill);
+        }
+        if self.topic.spill.as_ref().is_some_and(LogLane::backlogged) {
             return self.send_spilling(key, None, n, state, &fill);
         }
         self.enter()?;
@@ -227,13 +230,59 @@ impl Publisher {
                 FullPolicy::Refuse | FullPolicy::Spill => return false,
                 FullPolicy::Wait => {
                     attempts += 1;
-                    self.wait_for_room(attempts);
+                    wait_for_room(&self.topic, attempts);
                 }
             }
         }
     }
 
-    /// The spill path (see `spill.rs`): the ring was full under the Spill
+    /// A durable topic's publish (see `lane.rs`): routed here, appended
+    /// and placed by the partition's lane, then waited on until durable
+    /// under the log's sync policy (outside the lane's lock, so
+    /// concurrent publishers share a sync).
+    #[cold]
+    fn send_durable(
+        &mut self,
+        key: Option<&[u8]>,
+        n: usize,
+        state: BackpressureState,
+        fill: &dyn Fn(usize, u8, u64, &mut Envelope),
+    ) -> Result<PublishOutcome, BusError> {
+        // Entered only to learn the current partition count.
+        self.enter()?;
+        let route = self.route(key, state);
+        self.rings.slots.active.exit();
+        let (partition, key_hash, flags) = route;
+        let topic = Arc::clone(&self.topic);
+        let lane = topic
+            .lane(partition)
+            .expect("a durable topic has a lane per partition");
+        let (how, wait_for) = lane.publish(
+            &topic,
+            (key_hash, flags),
+            n,
+            topic.config.full_policy,
+            &|i, e| fill(i, flags, key_hash, e),
+        )?;
+        if let Some(sequence) = wait_for {
+            lane.log
+                .wait(sequence)
+                .map_err(|e| super::lane::log_error(&topic.name, e))?;
+        }
+        Ok(match how {
+            LanePublish::Placed => self.accepted(n, state),
+            LanePublish::Spilled => {
+                bump(&self.rings.slots.published, n as u64);
+                PublishOutcome::Spilled
+            }
+            LanePublish::Refused => {
+                bump(&self.rings.slots.refused, 1);
+                PublishOutcome::Refused(Refusal::RingFull)
+            }
+        })
+    }
+
+    /// The spill path (see `lane.rs`): the ring was full under the Spill
     /// policy, or the topic has a backlog. Under the lane's lock: replay
     /// what fits, then publish into the ring only if the backlog is now
     /// empty, else append behind it.
@@ -278,24 +327,6 @@ impl Publisher {
         drop(st);
         bump(&self.rings.slots.published, n as u64);
         Ok(PublishOutcome::Spilled)
-    }
-
-    /// Ring full under the Wait policy: spin briefly (readers usually free
-    /// room within microseconds), then wake readers and back off without
-    /// burning a core (yield, then short sleeps).
-    #[cold]
-    fn wait_for_room(&mut self, attempts: u32) {
-        match attempts {
-            0..=255 => std::hint::spin_loop(),
-            256..=271 => {
-                self.topic.notifier.notify();
-                std::thread::yield_now();
-            }
-            _ => {
-                self.topic.notifier.notify();
-                std::thread::sleep(Duration::from_micros(20));
-            }
-        }
     }
 
     /// The topic's name.

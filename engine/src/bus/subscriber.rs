@@ -7,7 +7,9 @@ use std::time::{Duration, Instant};
 
 use super::bus::BusShared;
 use super::generation::Generation;
+use super::lane::log_error;
 use super::message::Message;
+use super::outcome::BusError;
 use super::topic::{bump, Topic};
 use crate::scalable::BackpressureState;
 
@@ -43,6 +45,22 @@ pub struct Subscriber {
     /// Messages per partition per poll while not Critical (default: all
     /// that are ready).
     pub(crate) batch: u64,
+    /// A durable topic's log positions, per partition index (empty on
+    /// other topics).
+    pub(crate) positions: Positions,
+}
+
+/// A durable topic's log positions as one subscriber sees them.
+#[derive(Default)]
+pub(crate) struct Positions {
+    /// Per partition: the group's position when the lane opened; replayed
+    /// messages below it were handled before the restart and are skipped.
+    starts: Vec<u64>,
+    /// Per partition: the log position after the last message handed to
+    /// the handler (0: none yet).
+    next: Vec<u64>,
+    /// Per partition: `next` as last committed by this subscriber.
+    committed: Vec<u64>,
 }
 
 impl Subscriber {
@@ -98,6 +116,13 @@ impl Subscriber {
         let me = members.iter().position(|&m| m == self.member).unwrap_or(0);
         let count = members.len().max(1);
         self.assigned = (0..target.partitions).filter(|p| p % count == me).collect();
+        let lanes = self.topic.lanes();
+        let positions = &mut self.positions;
+        for lane in &lanes[positions.starts.len().min(lanes.len())..] {
+            positions.starts.push(lane.starts[self.group]);
+        }
+        positions.next.resize(lanes.len(), 0);
+        positions.committed.resize(lanes.len(), 0);
         self.generation = Some(target);
         self.seen_version = version;
     }
@@ -114,6 +139,7 @@ impl Subscriber {
         // generation's reference count, a line publishers read.
         let generation = self.generation.as_ref().expect("set by refresh");
         let rings = &generation.groups[self.group];
+        let positions = &mut self.positions;
         let mut delivered = 0;
         for k in 0..self.assigned.len() {
             let partition = self.assigned[(self.next + k) % self.assigned.len()];
@@ -123,8 +149,19 @@ impl Subscriber {
             };
             // Relaxed: only the holder of this poller's mutex writes `tail`.
             let mut sequence = rings.tail[partition].load(Ordering::Relaxed);
+            // A durable topic's: below it, a replayed message this group
+            // handled before the restart.
+            let start = positions.starts.get(partition).copied();
+            let (mut handled, mut next) = (0usize, None);
             let n = poller.drain(max, |envelope| {
                 sequence += 1;
+                if let Some(start) = start {
+                    if envelope.offset < start {
+                        return;
+                    }
+                    next = Some(envelope.offset + 1);
+                }
+                handled += 1;
                 handler(Message {
                     partition: partition as u32,
                     sequence,
@@ -132,8 +169,12 @@ impl Subscriber {
                     flags: envelope.flags,
                     word: envelope.word,
                     bytes: &envelope.bytes,
+                    offset: start.map(|_| envelope.offset),
                 });
             });
+            if let Some(next) = next {
+                positions.next[partition] = next;
+            }
             if n == 0 {
                 continue;
             }
@@ -141,7 +182,7 @@ impl Subscriber {
             rings.tail[partition].store(sequence, Ordering::Release);
             // A statistic with one writer (the poller's holder).
             bump(&rings.consumed[partition], n);
-            delivered += n as usize;
+            delivered += handled;
         }
         self.next = self.next.wrapping_add(1);
         delivered
@@ -184,6 +225,38 @@ impl Subscriber {
                 }
             }
         }
+    }
+
+    /// On a durable topic, durably records for this subscriber's group
+    /// that every message handed to this subscriber's handler so far has
+    /// been handled: a topic created again over the same logs (after a
+    /// restart or crash) delivers this group only what comes after, per
+    /// partition. Commit after handling, at the interval that suits you:
+    /// messages handled and not committed are delivered again after a
+    /// crash (at least once). Each partition whose position moved costs
+    /// one durable write. Returns how many moved.
+    pub fn commit(&mut self) -> Result<usize, BusError> {
+        if self.topic.lanes.is_none() {
+            return Err(BusError::NotDurable(self.topic.name.clone()));
+        }
+        let lanes = self.topic.lanes();
+        let group = &self.topic.groups[self.group].name;
+        let positions = &mut self.positions;
+        let mut moved = 0;
+        for (p, lane) in lanes.iter().enumerate().take(positions.next.len()) {
+            let next = positions.next[p];
+            if next <= positions.committed[p] {
+                continue;
+            }
+            if lane
+                .commit_group(self.group, group, next)
+                .map_err(|e| log_error(&self.topic.name, e))?
+            {
+                moved += 1;
+            }
+            positions.committed[p] = next;
+        }
+        Ok(moved)
     }
 
     /// The group this subscriber belongs to.

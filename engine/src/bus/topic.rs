@@ -7,12 +7,12 @@ use std::sync::{Arc, Mutex, RwLock};
 use crossbeam_utils::CachePadded;
 
 use super::generation::{AttachError, Generation, HeadSlots};
+use super::lane::LogLane;
 use super::message::Envelope;
 use super::notify::Notifier;
 use super::outcome::BusError;
 use super::quiesce::{ActiveSlot, Gate};
 use super::ring::{Full, RingProducer};
-use super::spill::SpillLane;
 use crate::scalable::BackpressureCell;
 
 /// What a publisher does when a partition's ring is full.
@@ -25,7 +25,8 @@ pub enum FullPolicy {
     /// Append to the topic's durable log and replay into the rings in
     /// order as room appears (`PublishOutcome::Spilled`). Needs durable
     /// logs attached to the bus (`Bus::with_durable_logs`) and a
-    /// multi-writer topic.
+    /// multi-writer topic. On a durable topic the partition's own log
+    /// holds the message.
     Spill,
 }
 
@@ -52,6 +53,16 @@ pub struct TopicConfig {
     /// single-producer claim (no atomic read-modify-write per publish).
     /// A second `Bus::publisher` is refused while the first lives.
     pub single_writer: bool,
+    /// Every message is appended to its partition's durable log (one log
+    /// per partition, `Bus::with_durable_logs`) before a subscriber can
+    /// see it; a publish returns once it is durable under the log's sync
+    /// policy. Subscriber groups commit their positions
+    /// ([`Subscriber::commit`](super::Subscriber::commit)); a topic created
+    /// again over the same logs (after a restart or a crash) delivers to
+    /// each group everything after its last commit, in partition order.
+    /// The partition count may grow but never shrink. Needs a multi-writer
+    /// topic.
+    pub durable: bool,
 }
 
 impl Default for TopicConfig {
@@ -65,6 +76,7 @@ impl Default for TopicConfig {
             groups: vec!["default".to_owned()],
             ring_size: None,
             single_writer: false,
+            durable: false,
         }
     }
 }
@@ -177,6 +189,24 @@ pub(crate) fn bump(counter: &AtomicU64, by: u64) {
     counter.store(counter.load(Ordering::Relaxed) + by, Ordering::Relaxed);
 }
 
+/// A ring was full and the policy is to wait: spin briefly (readers
+/// usually free room within microseconds), then wake readers and back off
+/// without burning a core (yield, then short sleeps).
+#[cold]
+pub(crate) fn wait_for_room(topic: &Topic, attempts: u32) {
+    match attempts {
+        0..=255 => std::hint::spin_loop(),
+        256..=271 => {
+            topic.notifier.notify();
+            std::thread::yield_now();
+        }
+        _ => {
+            topic.notifier.notify();
+            std::thread::sleep(std::time::Duration::from_micros(20));
+        }
+    }
+}
+
 /// A subscriber group's membership (its rings live in each generation).
 pub(crate) struct Group {
     pub(crate) name: String,
@@ -211,8 +241,13 @@ pub(crate) struct Topic {
     pub(crate) subscribers: AtomicU64,
     /// Serialises resizes.
     resizing: Mutex<()>,
-    /// The spill log and replay state (`FullPolicy::Spill` only).
-    pub(crate) spill: Option<SpillLane>,
+    /// The spill log and replay state (`FullPolicy::Spill` on a topic
+    /// that is not durable).
+    pub(crate) spill: Option<LogLane>,
+    /// A durable topic's partition lanes, one per partition of the
+    /// largest generation (a durable topic never shrinks). Grown by
+    /// `Bus::resize_topic` before the new generation exists.
+    pub(crate) lanes: Option<RwLock<Vec<Arc<LogLane>>>>,
 }
 
 impl Topic {
@@ -221,7 +256,7 @@ impl Topic {
         config: TopicConfig,
         partitions: usize,
         ring_size: usize,
-        spill: Option<SpillLane>,
+        (spill, lanes): (Option<LogLane>, Option<Vec<Arc<LogLane>>>),
     ) -> Topic {
         let first = Arc::new(Generation::new(
             0,
@@ -253,7 +288,25 @@ impl Topic {
             subscribers: AtomicU64::new(0),
             resizing: Mutex::new(()),
             spill,
+            lanes: lanes.map(RwLock::new),
         }
+    }
+
+    /// A durable topic's partition lanes (empty for other topics).
+    pub(crate) fn lanes(&self) -> Vec<Arc<LogLane>> {
+        self.lanes.as_ref().map_or_else(Vec::new, |l| {
+            l.read().unwrap_or_else(|p| p.into_inner()).clone()
+        })
+    }
+
+    /// The lane of partition `p` of a durable topic.
+    pub(crate) fn lane(&self, p: usize) -> Option<Arc<LogLane>> {
+        let lanes = self
+            .lanes
+            .as_ref()?
+            .read()
+            .unwrap_or_else(|p| p.into_inner());
+        lanes.get(p).cloned()
     }
 
     /// Every live generation, oldest first.

@@ -353,16 +353,31 @@ impl PartitionLog {
     /// policy "always" it returns once the record is durable, sharing the
     /// sync with concurrent appenders.
     pub fn append(&self, payload: &[u8]) -> Result<Receipt, WalError> {
-        self.append_inner(payload, None)
+        self.append_inner(payload, None, true)
+    }
+
+    /// Appends like [`PartitionLog::append`] but never waits for a sync:
+    /// where `append` would wait, the receipt says `Durability::OnWait`
+    /// and [`PartitionLog::wait`] makes it durable. For callers that must
+    /// append under a lock of their own (the bus keeps a partition's log
+    /// and ring in one order) and wait outside it, so concurrent appenders
+    /// still share one sync.
+    pub fn append_deferred(&self, payload: &[u8]) -> Result<Receipt, WalError> {
+        self.append_inner(payload, None, false)
     }
 
     /// Appends a record with an explicit timestamp (nanoseconds since the
     /// Unix epoch), otherwise like [`PartitionLog::append`].
     pub fn append_at(&self, payload: &[u8], timestamp_ns: u64) -> Result<Receipt, WalError> {
-        self.append_inner(payload, Some(timestamp_ns))
+        self.append_inner(payload, Some(timestamp_ns), true)
     }
 
-    fn append_inner(&self, payload: &[u8], timestamp_ns: Option<u64>) -> Result<Receipt, WalError> {
+    fn append_inner(
+        &self,
+        payload: &[u8],
+        timestamp_ns: Option<u64>,
+        wait: bool,
+    ) -> Result<Receipt, WalError> {
         let s = &*self.shared;
         let max = s.options.payload_bytes_max();
         if payload.len() > max {
@@ -372,7 +387,7 @@ impl PartitionLog {
             });
         }
         let policy = s.options.fsync;
-        let _in_flight = (policy == FsyncPolicy::Always).then(|| s.commit.enter());
+        let _in_flight = (wait && policy == FsyncPolicy::Always).then(|| s.commit.enter());
         let (sequence, unsynced, last_sync) = {
             let mut guard = lock(&s.writer);
             let w = &mut *guard;
@@ -396,12 +411,14 @@ impl PartitionLog {
             debug_assert_eq!(active.end_offset, w.buf_offset + w.buf.len() as u64);
             (sequence, w.unsynced_records, w.last_sync)
         };
+        let must_sync = match policy {
+            FsyncPolicy::Always => true,
+            FsyncPolicy::EveryN => unsynced >= s.options.fsync_every_records,
+            FsyncPolicy::EveryMs | FsyncPolicy::Never => false,
+        };
         let durability = match policy {
-            FsyncPolicy::Always => {
-                s.wait_durable(sequence)?;
-                Durability::Durable
-            }
-            FsyncPolicy::EveryN if unsynced >= s.options.fsync_every_records => {
+            _ if must_sync && !wait => Durability::OnWait,
+            _ if must_sync => {
                 s.wait_durable(sequence)?;
                 Durability::Durable
             }
@@ -411,7 +428,7 @@ impl PartitionLog {
             FsyncPolicy::EveryMs => {
                 Durability::ByDeadline(last_sync + Duration::from_millis(s.options.fsync_every_ms))
             }
-            FsyncPolicy::Never => Durability::OnExplicitSync,
+            FsyncPolicy::Always | FsyncPolicy::Never => Durability::OnExplicitSync,
         };
         Ok(Receipt {
             sequence,

@@ -1,16 +1,18 @@
 //! The bus's durable logs over the WAL: the engine's `DurableLog` trait
 //! implemented by a `PartitionLog` with its consumer offsets, and
 //! `DurableLogs` opening one per topic stream under a root directory
-//! (`{root}/{topic}-spill` for a spill log, see `storage/FORMAT.md`).
+//! (`{root}/{topic}-spill` for a spill log, `{root}/{topic}-p{n}` for
+//! partition `n` of a durable topic, see `storage/FORMAT.md`).
 
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use keel_engine::bus::{DurableLog, DurableLogError, DurableLogs, LogStream};
+use keel_engine::bus::{Appended, DurableLog, DurableLogError, DurableLogs, LogStream};
 
 use super::io::Backend;
 use super::log::{LogOptions, PartitionLog};
 use super::offsets::ConsumerOffsets;
+use super::sync::{Durability, Receipt};
 use crate::backing_store::validate_key;
 
 fn failed(op: &'static str, e: impl std::fmt::Display) -> DurableLogError {
@@ -59,6 +61,25 @@ impl DurableLog for WalDurableLog {
         Ok(receipt.sequence)
     }
 
+    fn append_deferred(&self, record: &[u8]) -> Result<Appended, DurableLogError> {
+        let receipt = self
+            .log
+            .append_deferred(record)
+            .map_err(|e| failed("append", e))?;
+        Ok(Appended {
+            sequence: receipt.sequence,
+            wait: receipt.durability == Durability::OnWait,
+        })
+    }
+
+    fn wait(&self, sequence: u64) -> Result<(), DurableLogError> {
+        let receipt = Receipt {
+            sequence,
+            durability: Durability::OnWait,
+        };
+        self.log.wait(&receipt).map_err(|e| failed("sync", e))
+    }
+
     fn read(
         &self,
         from: u64,
@@ -98,6 +119,20 @@ impl DurableLog for WalDurableLog {
     }
 
     fn commit(&self, consumer: &str, next: u64) -> Result<(), DurableLogError> {
+        if next > self.log.next_sequence() {
+            return Err(failed(
+                "commit",
+                format!(
+                    "position {next} is past the log's end {}",
+                    self.log.next_sequence()
+                ),
+            ));
+        }
+        // A position never runs ahead of the durable records: after a
+        // crash the log must still hold everything below it.
+        if next > 0 {
+            self.wait(next - 1)?;
+        }
         self.offsets
             .commit(consumer, next)
             .map_err(|e| failed("commit", e))?;
@@ -149,6 +184,7 @@ impl WalDurableLogs {
         }
         Ok(match stream {
             LogStream::Spill => self.root.join(format!("{topic}-spill")),
+            LogStream::Partition(n) => self.root.join(format!("{topic}-p{n}")),
         })
     }
 }
@@ -158,5 +194,21 @@ impl DurableLogs for WalDurableLogs {
         let dir = self.dir(topic, stream)?;
         let log = WalDurableLog::open(Arc::clone(&self.backend), dir, self.options)?;
         Ok(Arc::new(log))
+    }
+
+    fn partitions(&self, topic: &str) -> Result<usize, DurableLogError> {
+        // Partition logs are created together and only added at the end
+        // (a durable topic's partition count never shrinks), so they are
+        // numbered densely from 0: count until the first one missing. A
+        // log directory always holds its active segment.
+        let mut n = 0u32;
+        loop {
+            let dir = self.dir(topic, LogStream::Partition(n))?;
+            let present = self.backend.list(&dir).is_ok_and(|names| !names.is_empty());
+            if !present {
+                return Ok(n as usize);
+            }
+            n += 1;
+        }
     }
 }

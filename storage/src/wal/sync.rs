@@ -35,6 +35,11 @@ pub enum Durability {
     ByDeadline(Instant),
     /// Only when someone calls `sync` or waits on a receipt (policy never).
     OnExplicitSync,
+    /// When [`PartitionLog::wait`](super::log::PartitionLog::wait) on this
+    /// receipt returns (it syncs, sharing the sync with other waiters): an
+    /// [`append_deferred`](super::log::PartitionLog::append_deferred)
+    /// under policy "always", or one that reached every-N.
+    OnWait,
 }
 
 /// What `append` returns: the record's sequence and when it is durable.

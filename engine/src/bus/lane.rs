@@ -1,25 +1,38 @@
-//! The spill lane of a topic under [`FullPolicy::Spill`](super::FullPolicy):
-//! publishes that find their ring full go to the topic's durable log, and
-//! are replayed into the rings in log order as room appears.
+//! A topic's log lanes: a durable log with a replay position feeding the
+//! rings. Two kinds share this code:
 //!
-//! Order: the log is one per topic, appended under `SpillLane::state`'s
-//! lock. While it holds records not yet replayed (`backlog` non-zero),
-//! every publish of the topic goes through that lock and is appended
-//! behind them, never straight into a ring; the lock holder first replays
-//! what fits. Only with the lock held and the backlog empty may a publish
-//! go to a ring again. So a publish that happens after another (same
-//! thread, or synchronised with it) is delivered after it, spilled or not.
+//! - the **spill lane** of a topic under
+//!   [`FullPolicy::Spill`](super::FullPolicy): publishes that find their
+//!   ring full go to the topic's one spill log, and are replayed into the
+//!   rings in log order as room appears;
+//! - a **partition lane** of a durable topic (`TopicConfig::durable`):
+//!   every message published to partition `p` is appended to that
+//!   partition's log first, then placed into ring `p` by the lane, which
+//!   is the only producer of its partition's rings. Each envelope carries
+//!   its log sequence, so a subscriber group commits positions in the log
+//!   and a restart replays from the lowest one.
+//!
+//! Order: a lane's log is appended under the lane's lock. While it holds
+//! records not yet placed (`backlog` non-zero), a publish goes behind
+//! them; the lock holder first replays what fits. A spill lane's publish
+//! goes straight into a ring only with the lock held and the backlog
+//! empty; a partition lane's always appends, then places directly when
+//! the backlog is empty. So a publish that happens after another (same
+//! thread, or synchronised with it) is delivered after it, and a
+//! partition's ring order is its log order.
 //!
 //! Exactly once: the replay position (`cursor`) moves past a message only
 //! once its envelope is in a ring, under the lock; each ring delivers it
 //! once to every group. Replay stops at the first message whose ring is
-//! full, so a stalled partition holds back the backlog of the others
-//! behind it (head-of-line, the price of one log per topic).
+//! full, so on a spill lane a stalled partition holds back the backlog of
+//! the others behind it (head-of-line, the price of one log per topic).
 //!
-//! Who replays: publishers that find a backlog (under the lock, before
-//! their own message), and the `bus.backpressure` tick
+//! Who replays: publishers (under the lock, before their own message),
+//! and the `bus.backpressure` tick
 //! ([`Bus::update_backpressure`](super::Bus::update_backpressure)), which
-//! also commits the replay position to the log so a restart resumes there.
+//! on a spill lane also commits the replay position to the log so a
+//! restart resumes there. A partition lane's position is the lowest one
+//! its groups committed ([`Subscriber::commit`](super::Subscriber::commit)).
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -29,7 +42,7 @@ use crossbeam_utils::CachePadded;
 use super::durable::{DurableLog, DurableLogError};
 use super::message::Envelope;
 use super::outcome::BusError;
-use super::topic::{bump, Rings, Topic};
+use super::topic::{bump, wait_for_room, FullPolicy, Rings, Topic};
 
 /// Records one replay pass places at most (bounds the work of one tick or
 /// one publish).
@@ -170,22 +183,26 @@ pub(crate) struct Blocked {
     tail: i64,
 }
 
-/// Places the messages of `record` from `*partial` on into their ring
-/// through the replay's own attachment (`rings`, registered with the topic
-/// like a publisher, so a resize waits for a pass in flight); `Ok(placed)`
-/// once all are in (resetting `*partial`), `Err((placed, where))` when the
-/// ring filled first (`*partial` counts what is in).
+/// Places the messages of `record` (log sequence `sequence`) from
+/// `*partial` on into their ring (partition `fixed`, or the record's
+/// route) through the lane's own attachment (`rings`, registered with the
+/// topic like a publisher, so a resize waits for a pass in flight);
+/// `Ok(placed)` once all are in (resetting `*partial`), `Err((placed,
+/// where))` when the ring filled first (`*partial` counts what is in).
 fn place(
     rings: &mut Rings,
-    record: &SpillRecord<'_>,
+    (sequence, record): (u64, &SpillRecord<'_>),
+    fixed: Option<usize>,
     partial: &mut u32,
 ) -> Result<u64, (u64, Blocked)> {
-    let p = record.route(rings.producers.len());
+    let p = fixed.unwrap_or_else(|| record.route(rings.producers.len()));
     let mut placed = 0;
     for (word, payload) in record.messages().skip(*partial as usize) {
         let tail = rings.generation.slowest_tail(p);
-        let fill =
-            |_: usize, e: &mut Envelope| e.fill(record.key_hash, record.flags, word, payload);
+        let fill = |_: usize, e: &mut Envelope| {
+            e.fill(record.key_hash, record.flags, word, payload);
+            e.offset = sequence;
+        };
         if rings.try_publish(p, 1, fill).is_err() {
             let blocked = Blocked {
                 generation: rings.number,
@@ -201,6 +218,17 @@ fn place(
     Ok(placed)
 }
 
+/// How a partition lane's publish went.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum LanePublish {
+    /// In the ring (or in the log with the ring about to take it).
+    Placed,
+    /// In the log behind a full ring or a backlog (Spill policy).
+    Spilled,
+    /// Not appended: the ring was full or a backlog waits (Refuse policy).
+    Refused,
+}
+
 /// What the lock guards: the replay position and the scratch buffers.
 pub(crate) struct SpillState {
     /// Next log sequence to replay.
@@ -210,8 +238,10 @@ pub(crate) struct SpillState {
     partial: u32,
     /// Position last committed to the log.
     committed: u64,
-    /// Attached while there is a backlog; dropped when it is empty so an
-    /// idle lane holds no generation alive.
+    /// A spill lane's is attached while there is a backlog and dropped
+    /// when it is empty, so an idle lane holds no generation alive. A
+    /// partition lane's stays attached: it is its partition's only
+    /// producer, and its head slot is the ring's head.
     replayer: Option<Rings>,
     /// Where the last pass stopped on a full ring.
     blocked: Option<Blocked>,
@@ -219,9 +249,20 @@ pub(crate) struct SpillState {
     scratch: Envelope,
 }
 
-/// A topic's spill log and replay state.
-pub(crate) struct SpillLane {
-    log: Arc<dyn DurableLog>,
+/// A log lane: the topic's spill log, or one partition's log, with its
+/// replay state.
+pub(crate) struct LogLane {
+    pub(crate) log: Arc<dyn DurableLog>,
+    /// The partition a partition lane feeds (`None`: a spill lane, whose
+    /// records name their partition).
+    partition: Option<usize>,
+    /// Partition lanes: per group, the position it had committed when the
+    /// lane opened. Replayed messages below it are not delivered to that
+    /// group again.
+    pub(crate) starts: Box<[u64]>,
+    /// Partition lanes: per group, the position last committed (commits
+    /// never move it back).
+    group_committed: Mutex<Vec<u64>>,
     /// Records spilled and not yet fully replayed. Stored only under
     /// `state`'s lock.
     backlog: CachePadded<AtomicU64>,
@@ -240,13 +281,54 @@ pub(super) fn log_error(topic: &str, source: DurableLogError) -> BusError {
     }
 }
 
-impl SpillLane {
-    /// A lane over `log`, resuming at the replay position committed in it
-    /// (a restart replays what was spilled and not yet replayed).
-    pub(crate) fn new(log: Arc<dyn DurableLog>) -> SpillLane {
+impl LogLane {
+    /// A spill lane over `log`, resuming at the replay position committed
+    /// in it (a restart replays what was spilled and not yet replayed).
+    pub(crate) fn spill(log: Arc<dyn DurableLog>) -> LogLane {
         let cursor = log.committed(REPLAY_CONSUMER).unwrap_or(0).max(log.start());
+        LogLane::new(log, None, cursor, Box::default())
+    }
+
+    /// The lane of partition `partition` of a durable topic with subscriber
+    /// `groups`. A group that never committed is registered at the log's
+    /// start (so retention keeps what it has not read); the lane replays
+    /// from the lowest group's position.
+    pub(crate) fn partition(
+        log: Arc<dyn DurableLog>,
+        partition: usize,
+        groups: &[String],
+    ) -> Result<LogLane, DurableLogError> {
+        let mut starts = Vec::with_capacity(groups.len());
+        for g in groups {
+            let start = match log.committed(g) {
+                Some(at) => at.max(log.start()),
+                None => {
+                    log.commit(g, log.start())?;
+                    log.start()
+                }
+            };
+            starts.push(start);
+        }
+        let cursor = starts.iter().copied().min().unwrap_or(log.start());
+        Ok(LogLane::new(
+            log,
+            Some(partition),
+            cursor,
+            starts.into_boxed_slice(),
+        ))
+    }
+
+    fn new(
+        log: Arc<dyn DurableLog>,
+        partition: Option<usize>,
+        cursor: u64,
+        starts: Box<[u64]>,
+    ) -> LogLane {
         let backlog = log.end().saturating_sub(cursor);
-        SpillLane {
+        LogLane {
+            group_committed: Mutex::new(starts.to_vec()),
+            starts,
+            partition,
             log,
             backlog: CachePadded::new(AtomicU64::new(backlog)),
             spilled: AtomicU64::new(0),
@@ -335,7 +417,9 @@ impl SpillLane {
     ) -> Result<u64, BusError> {
         let end = self.log.end();
         if st.cursor >= end {
-            st.replayer = None;
+            if self.partition.is_none() {
+                st.replayer = None;
+            }
             st.blocked = None;
             return Ok(0);
         }
@@ -362,7 +446,7 @@ impl SpillLane {
                     return false;
                 }
             };
-            match place(r, &record, partial) {
+            match place(r, (sequence, &record), self.partition, partial) {
                 Ok(n) => {
                     placed += n;
                     true
@@ -381,7 +465,7 @@ impl SpillLane {
         st.blocked = stop;
         bump(&self.replayed, placed);
         self.set_backlog(st, end);
-        if st.cursor >= end {
+        if st.cursor >= end && self.partition.is_none() {
             st.replayer = None;
         }
         if placed > 0 {
@@ -395,6 +479,152 @@ impl SpillLane {
             }),
             None => Ok(placed),
         }
+    }
+
+    /// Whether ring `p` has room for `n` more messages now, with no backlog
+    /// ahead of them (a partition lane: its attachment is the ring's only
+    /// producer, so its head slot is the ring's head and room only grows
+    /// until it publishes). Attaches the lane and moves it to the current
+    /// generation. Refuses a batch larger than the ring.
+    fn room(
+        &self,
+        topic: &Topic,
+        st: &mut SpillState,
+        p: usize,
+        n: usize,
+    ) -> Result<bool, BusError> {
+        if st.cursor < self.log.end() {
+            return Ok(false);
+        }
+        if st.replayer.is_none() {
+            st.replayer = Some(Rings::attach(topic)?);
+        }
+        let r = st.replayer.as_mut().expect("attached above");
+        r.enter(topic)?;
+        let size = r.generation.ring_size;
+        // Relaxed: this lane is the head slot's only writer.
+        let used = r.heads.head[p].load(Ordering::Relaxed) - r.generation.slowest_tail(p);
+        r.slots.active.exit();
+        if n > size {
+            return Err(BusError::PayloadTooLarge {
+                len: n,
+                max: size as u64,
+            });
+        }
+        Ok(size as i64 - used >= n as i64)
+    }
+
+    /// Publishes `n` messages through a partition lane: under the lane's
+    /// lock, replays the backlog, then per `policy` waits for room (Wait),
+    /// refuses without appending (Refuse), or goes on (Spill); appends one
+    /// log record per message, and places them straight into the ring when
+    /// nothing is ahead of them, else leaves them in the log for replay.
+    /// Returns how it went and, when the log's sync policy wants it, the
+    /// last sequence to wait on ([`DurableLog::wait`], outside the lock).
+    ///
+    /// If an append fails part-way through a batch, the messages appended
+    /// before it stay in the log and are delivered; the error says the
+    /// publish failed.
+    pub(crate) fn publish(
+        &self,
+        topic: &Topic,
+        (key_hash, flags): (u64, u8),
+        n: usize,
+        policy: FullPolicy,
+        fill: &dyn Fn(usize, &mut Envelope),
+    ) -> Result<(LanePublish, Option<u64>), BusError> {
+        let p = self.partition.expect("publish is a partition lane's");
+        let mut st = self.lock();
+        let mut attempts = 0u32;
+        loop {
+            self.replay(topic, &mut st, REPLAY_PASS_RECORDS_MAX)?;
+            if self.room(topic, &mut st, p, n)? || policy == FullPolicy::Spill {
+                break;
+            }
+            if policy == FullPolicy::Refuse {
+                return Ok((LanePublish::Refused, None));
+            }
+            attempts += 1;
+            wait_for_room(topic, attempts);
+        }
+        let first = self.log.end();
+        let mut wait = false;
+        for i in 0..n {
+            let SpillState {
+                record, scratch, ..
+            } = &mut *st;
+            encode(record, scratch, (p as u32, key_hash, flags), 1, &|_, e| {
+                fill(i, e)
+            });
+            match self.log.append_deferred(record) {
+                Ok(appended) => wait |= appended.wait,
+                Err(e) => {
+                    self.set_backlog(&st, self.log.end());
+                    return Err(log_error(&topic.name, e));
+                }
+            }
+        }
+        let end = first + n as u64;
+        if st.cursor == first {
+            let r = st.replayer.as_mut().expect("attached by room");
+            r.enter(topic)?;
+            let placed = r
+                .try_publish(p, n, |i, e| {
+                    fill(i, e);
+                    e.offset = first + i as u64;
+                })
+                .is_ok();
+            // After the head store, like a publisher's exit.
+            r.slots.active.exit();
+            if placed {
+                st.cursor = end;
+                topic.notifier.notify();
+            }
+        }
+        self.set_backlog(&st, end);
+        let wait_for = wait.then_some(end - 1);
+        if st.cursor >= end {
+            return Ok((LanePublish::Placed, wait_for));
+        }
+        match policy {
+            FullPolicy::Spill => {
+                bump(&self.spilled, n as u64);
+                Ok((LanePublish::Spilled, wait_for))
+            }
+            // Room was read, so this is a stale read of a reader's tail:
+            // it is in the log and the next replay places it.
+            FullPolicy::Refuse => Ok((LanePublish::Placed, wait_for)),
+            FullPolicy::Wait => {
+                while st.cursor < end {
+                    attempts += 1;
+                    wait_for_room(topic, attempts);
+                    self.replay(topic, &mut st, REPLAY_PASS_RECORDS_MAX)?;
+                }
+                Ok((LanePublish::Placed, wait_for))
+            }
+        }
+    }
+
+    /// Durably records that group `group` (named `name`) has handled every
+    /// message of this partition below `next`; a position at or below the
+    /// last one committed is ignored (a member that read the partition
+    /// before a rebalance never moves it back). True if it moved.
+    pub(crate) fn commit_group(
+        &self,
+        group: usize,
+        name: &str,
+        next: u64,
+    ) -> Result<bool, DurableLogError> {
+        let mut committed = self
+            .group_committed
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        if next <= committed[group] {
+            return Ok(false);
+        }
+        self.log.commit(name, next)?;
+        committed[group] = next;
+        Ok(true)
     }
 
     /// True if the last pass stopped on a full ring that has not had room
@@ -426,7 +656,8 @@ impl SpillLane {
                 return Ok(());
             };
             self.replay(topic, &mut st, REPLAY_PASS_RECORDS_MAX)?;
-            if st.cursor == st.committed {
+            // A partition lane's position is its groups' to commit.
+            if self.partition.is_some() || st.cursor == st.committed {
                 return Ok(());
             }
             st.committed = st.cursor;
@@ -438,11 +669,11 @@ impl SpillLane {
             .map_err(|e| log_error(&topic.name, e))
     }
 
-    /// Commits the replay position (on drop of the topic).
+    /// Commits a spill lane's replay position (on drop of the topic).
     fn commit_now(&self) -> Result<(), DurableLogError> {
         let cursor = {
             let st = self.lock();
-            if st.cursor == st.committed {
+            if self.partition.is_some() || st.cursor == st.committed {
                 return Ok(());
             }
             st.cursor
@@ -452,7 +683,7 @@ impl SpillLane {
     }
 }
 
-impl Drop for SpillLane {
+impl Drop for LogLane {
     fn drop(&mut self) {
         if let Err(e) = self.commit_now() {
             tracing::error!(error = %e, "bus: committing the spill replay position on close failed");
