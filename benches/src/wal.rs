@@ -119,6 +119,79 @@ pub fn keel_always(root: &Path, producers: usize, duration: Duration) -> (f64, f
     (rate, total as f64 / log.syncs().max(1) as f64)
 }
 
+/// A durable bus topic (one partition, group `g`, 100-byte payloads) over
+/// logs in a scratch directory under `root` with sync policy `fsync`
+/// (`every` records for every-N); `producers` threads publish for
+/// `duration` or until `messages` are published (each its share) while one
+/// consumer reads everything and commits at the end. Messages published
+/// and delivered per second, timed until the consumer has them all.
+pub fn keel_durable_topic(
+    root: &Path,
+    (fsync, every): (FsyncPolicy, u64),
+    producers: usize,
+    (messages, duration): (u64, Duration),
+) -> f64 {
+    use keel_engine::bus::{Bus, TopicConfig};
+    use keel_engine::config::BusConfig;
+    use keel_engine::EventLog;
+    use keel_storage::WalDurableLogs;
+    use std::sync::atomic::{AtomicU64, Ordering};
+
+    let scratch = Scratch::new(root, "keel-durable-topic").expect("scratch dir");
+    let logs = WalDurableLogs::new(Arc::new(OsBackend), scratch.path(), options(fsync, every));
+    let bus = Arc::new(
+        Bus::new(&BusConfig::default(), Arc::new(EventLog::new(64)))
+            .with_durable_logs(Arc::new(logs)),
+    );
+    let config = TopicConfig {
+        partitions: Some(1),
+        durable: true,
+        groups: vec!["g".into()],
+        ..TopicConfig::default()
+    };
+    bus.create_topic("bench", config).expect("durable topic");
+    let mut sub = bus.subscribe("bench", "g").expect("subscribe");
+    let published = Arc::new(AtomicU64::new(0));
+    let done = Arc::new(AtomicU64::new(0));
+    let start = Instant::now();
+    let deadline = start + duration;
+    let share = messages / producers as u64;
+    let handles: Vec<_> = (0..producers)
+        .map(|_| {
+            let (bus, published, done) = (bus.clone(), published.clone(), done.clone());
+            std::thread::spawn(move || {
+                let mut p = bus.publisher("bench").expect("publisher");
+                let mut n = 0u64;
+                while n < share && Instant::now() < deadline {
+                    p.publish(None, &payload(n)).expect("publish");
+                    n += 1;
+                }
+                // Relaxed (both): totals read after `done` says all
+                // producers finished (partner: the Acquire load below).
+                published.fetch_add(n, Ordering::Relaxed);
+                done.fetch_add(1, Ordering::Release);
+            })
+        })
+        .collect();
+    let mut received = 0u64;
+    loop {
+        received += sub.poll_wait(Duration::from_millis(1), |_| {}) as u64;
+        // Acquire: pairs with the producers' Release on `done`, so their
+        // `published` additions are visible once all are counted.
+        if done.load(Ordering::Acquire) == producers as u64
+            && received == published.load(Ordering::Relaxed)
+        {
+            break;
+        }
+    }
+    let elapsed = start.elapsed().as_secs_f64();
+    for h in handles {
+        h.join().expect("producer");
+    }
+    sub.commit().expect("commit");
+    received as f64 / elapsed
+}
+
 /// The naive peer: `write(2)` then `fdatasync` for every record, one
 /// producer, for `duration`.
 pub fn naive_always(root: &Path, duration: Duration) -> f64 {

@@ -8,9 +8,10 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use keel_benches::wal::{
-    keel_always, keel_amplification, keel_every_n, mmap_amplification, naive_always, raw_every_n,
-    recovery_gb_per_s, Scratch,
+    keel_always, keel_amplification, keel_durable_topic, keel_every_n, mmap_amplification,
+    naive_always, raw_every_n, recovery_gb_per_s, Scratch,
 };
+use keel_engine::config::FsyncPolicy;
 
 use super::measure::median;
 use super::{BenchError, BenchOptions, Comparison, Progress, Scenario, ScenarioResult};
@@ -22,8 +23,10 @@ pub fn scenario() -> Scenario {
         name: "wal",
         about: "100-byte records: Keel sync every 1,000 vs raw write(2)+fdatasync every 1,000; \
                 Keel \"always\" with 1/4/16 producers (group commit) vs fdatasync per record; \
-                recovery scan GB/s; write amplification (pwrite vs mmap)",
-        steps: 4,
+                recovery scan GB/s; write amplification (pwrite vs mmap); a durable bus topic \
+                (publish, log, deliver) at every 1,000 vs raw and at \"always\" with 16 publishers \
+                vs naive",
+        steps: 5,
         run,
     }
 }
@@ -81,6 +84,24 @@ fn run(opts: &BenchOptions, progress: &mut Progress) -> Result<ScenarioResult, B
     let (always_4p, per_sync_4p) = (median(&mut p4), median(&mut s4));
     let (always_16p, per_sync_16p) = (median(&mut p16), median(&mut s16));
 
+    progress.step("durable bus topic: every 1,000 vs raw, always 16 publishers vs naive");
+    let (mut topic_every, mut topic_16p, mut naive_topic) = (Vec::new(), Vec::new(), Vec::new());
+    for _ in 0..rounds {
+        let every = (FsyncPolicy::EveryN, EVERY);
+        topic_every.push(keel_durable_topic(
+            dir,
+            every,
+            1,
+            (records, Duration::from_secs(3_600)),
+        ));
+        let always_16 = (FsyncPolicy::Always, 1);
+        topic_16p.push(keel_durable_topic(dir, always_16, 16, (u64::MAX, always)));
+        naive_topic.push(naive_always(dir, always));
+    }
+    let topic_every1000 = median(&mut topic_every);
+    let topic_always_16p = median(&mut topic_16p);
+    let naive_topic = median(&mut naive_topic);
+
     progress.step("recovery scan");
     let recovery = recovery_gb_per_s(dir, recovery_bytes, rounds);
 
@@ -102,6 +123,9 @@ fn run(opts: &BenchOptions, progress: &mut Progress) -> Result<ScenarioResult, B
             ("keel_always_4p_recs_per_sync", per_sync_4p),
             ("keel_always_16p_recs_per_sync", per_sync_16p),
             ("naive_always_recs_per_s", naive),
+            ("keel_durable_topic_every1000_msgs_per_s", topic_every1000),
+            ("keel_durable_topic_always_16p_msgs_per_s", topic_always_16p),
+            ("naive_always_recs_per_s_topic_round", naive_topic),
             ("recovery_gb_per_s", recovery),
             ("write_amplification", keel_amp.per_record_byte),
             ("write_amplification_vs_payload", keel_amp.per_payload_byte),
@@ -142,6 +166,20 @@ fn run(opts: &BenchOptions, progress: &mut Progress) -> Result<ScenarioResult, B
                 keel: "keel_always_16p_recs_per_s",
                 peer: Some("naive_always_recs_per_s"),
                 unit: "recs/s",
+                lower_is_better: false,
+            },
+            Comparison {
+                what: "durable topic every 1,000 vs raw write(2)",
+                keel: "keel_durable_topic_every1000_msgs_per_s",
+                peer: Some("raw_every1000_recs_per_s"),
+                unit: "msgs/s",
+                lower_is_better: false,
+            },
+            Comparison {
+                what: "durable topic always, 16 publishers vs naive",
+                keel: "keel_durable_topic_always_16p_msgs_per_s",
+                peer: Some("naive_always_recs_per_s_topic_round"),
+                unit: "msgs/s",
                 lower_is_better: false,
             },
             Comparison {
