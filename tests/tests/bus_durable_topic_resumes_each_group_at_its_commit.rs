@@ -307,3 +307,41 @@ fn durable_topics_refuse_bad_shapes_with_typed_errors() {
     words.sort_unstable();
     assert_eq!(words, (0..6).collect::<Vec<_>>());
 }
+
+#[test]
+fn a_position_past_a_damaged_logs_end_resumes_at_the_end_not_beyond() {
+    let disk = SimDisk::new();
+    let bus = bus_on(&disk);
+    bus.create_topic("orders", durable(FullPolicy::Wait, Some(1)))
+        .unwrap();
+    let mut p = bus.publisher("orders").unwrap();
+    for i in 0..3 {
+        p.publish_word(None, i).unwrap();
+    }
+    drop((p, bus));
+    // Group a's position says 100 though the log ends at 3 (as if the
+    // log had lost records the position covered).
+    let offsets =
+        keel_storage::ConsumerOffsets::open(Arc::new(disk.clone()), "/wal/orders-p0").unwrap();
+    offsets.commit("a", 100).unwrap();
+    drop(offsets);
+
+    let bus = bus_on(&disk);
+    bus.create_topic("orders", durable(FullPolicy::Wait, Some(1)))
+        .unwrap();
+    let (mut a, mut b) = (
+        bus.subscribe("orders", "a").unwrap(),
+        bus.subscribe("orders", "b").unwrap(),
+    );
+    let mut p = bus.publisher("orders").unwrap();
+    p.publish_word(None, 42).unwrap();
+    let mut tick = 0;
+    let got = drain_all(&bus, &mut [&mut a, &mut b], &mut tick);
+    let words = |g: &Vec<Got>| g.iter().map(|m| m.2).collect::<Vec<_>>();
+    assert_eq!(
+        words(&got[0]),
+        vec![42],
+        "a resumes at the end, sees new messages"
+    );
+    assert_eq!(words(&got[1]), vec![0, 1, 2, 42]);
+}

@@ -301,6 +301,19 @@ impl LogLane {
         let mut starts = Vec::with_capacity(groups.len());
         for g in groups {
             let start = match log.committed(g) {
+                // A position past the end (the log lost its tail to damage
+                // the commit could not foresee) would skip new messages:
+                // resume at the end instead, and say so.
+                Some(at) if at > log.end() => {
+                    tracing::warn!(
+                        partition,
+                        group = %g,
+                        committed = at,
+                        end = log.end(),
+                        "bus: committed position past the partition log's end; resuming at the end"
+                    );
+                    log.end()
+                }
                 Some(at) => at.max(log.start()),
                 None => {
                     log.commit(g, log.start())?;
