@@ -6,9 +6,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use keel_engine::bus::{Bus, TopicConfig};
-use keel_engine::config::{BusConfig, FsyncPolicy};
-use keel_engine::EventLog;
-use keel_storage::{LogOptions, OsBackend, WalDurableLogs};
+use keel_engine::config::FsyncPolicy;
+use keel_storage::{LogOptions, OsBackend};
 
 /// Runs `command` with its stdout piped; unless `during_start_up`, waits
 /// (up to 20 s, start-up can be slow on a loaded machine) for its first
@@ -68,8 +67,7 @@ pub fn crash_bus(dir: &std::path::Path) -> Bus {
         fsync: FsyncPolicy::Always,
         ..LogOptions::default()
     };
-    let logs = Arc::new(WalDurableLogs::new(Arc::new(OsBackend), dir, options));
-    let bus = Bus::new(&BusConfig::default(), Arc::new(EventLog::new(64))).with_durable_logs(logs);
+    let bus = crate::bus_support::bus_over(Arc::new(OsBackend), dir, options);
     let config = TopicConfig {
         partitions: Some(2),
         ring_size: Some(256),

@@ -1,6 +1,7 @@
 //! Keel's integration tests live in `tests/`, one file per area and
 //! scenario. This library holds helpers they share.
 
+pub mod bus_support;
 pub mod crash_support;
 pub mod resilience_support;
 pub mod wal_support;

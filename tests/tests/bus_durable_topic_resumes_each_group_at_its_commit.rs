@@ -12,19 +12,15 @@ use keel_engine::bus::{
 };
 use keel_engine::config::BusConfig;
 use keel_engine::{EventLog, Scalable};
-use keel_storage::{LogOptions, SimDisk, WalDurableLogs};
+use keel_storage::SimDisk;
+use keel_tests::bus_support::bus_on_sim;
 
 const RING: usize = 64;
 const PARTITIONS: usize = 4;
 const MESSAGES: u64 = 1_000;
 
 fn bus_on(disk: &SimDisk) -> Bus {
-    let options = LogOptions {
-        segment_bytes: 8 << 10,
-        ..LogOptions::default()
-    };
-    let logs = Arc::new(WalDurableLogs::new(Arc::new(disk.clone()), "/wal", options));
-    Bus::new(&BusConfig::default(), Arc::new(EventLog::new(64))).with_durable_logs(logs)
+    bus_on_sim(disk, 8 << 10)
 }
 
 fn durable(policy: FullPolicy, partitions: Option<usize>) -> TopicConfig {

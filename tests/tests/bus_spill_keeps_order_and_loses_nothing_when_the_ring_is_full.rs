@@ -11,9 +11,9 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use keel_engine::bus::{Bus, FullPolicy, PublishOutcome, Subscriber, TopicConfig, WaitStrategy};
-use keel_engine::config::BusConfig;
-use keel_engine::{EventLog, Scalable};
-use keel_storage::{LogOptions, SimDisk, WalDurableLogs};
+use keel_engine::Scalable;
+use keel_storage::SimDisk;
+use keel_tests::bus_support::bus_on_sim;
 
 const PRODUCERS: u32 = 2;
 const KEYS: u32 = 4;
@@ -72,14 +72,7 @@ fn consume(mut sub: Subscriber, expect: usize) -> Vec<(u32, Vec<u8>)> {
 #[test]
 fn a_stalled_consumer_makes_the_topic_spill_and_replay_everything_in_order() {
     let disk = SimDisk::new();
-    let options = LogOptions {
-        segment_bytes: 64 << 10,
-        ..LogOptions::default()
-    };
-    let logs = Arc::new(WalDurableLogs::new(Arc::new(disk), "/wal", options));
-    let bus = Arc::new(
-        Bus::new(&BusConfig::default(), Arc::new(EventLog::new(64))).with_durable_logs(logs),
-    );
+    let bus = Arc::new(bus_on_sim(&disk, 64 << 10));
     let config = TopicConfig {
         partitions: Some(2),
         ring_size: Some(RING),

@@ -8,7 +8,8 @@ use std::sync::Arc;
 use keel_engine::bus::{Bus, BusError, FullPolicy, PublishOutcome, TopicConfig};
 use keel_engine::config::BusConfig;
 use keel_engine::{EventLog, Scalable};
-use keel_storage::{LogOptions, SimDisk, WalDurableLogs};
+use keel_storage::{LogOptions, SimDisk};
+use keel_tests::bus_support::bus_on_sim;
 
 fn spill_topic() -> TopicConfig {
     TopicConfig {
@@ -31,9 +32,7 @@ fn spill_without_durable_logs_is_refused_at_creation_naming_the_topic() {
 
 #[test]
 fn a_single_writer_spill_topic_is_refused() {
-    let disk = Arc::new(SimDisk::new());
-    let logs = Arc::new(WalDurableLogs::new(disk, "/wal", LogOptions::default()));
-    let bus = Bus::new(&BusConfig::default(), Arc::new(EventLog::new(64))).with_durable_logs(logs);
+    let bus = bus_on_sim(&SimDisk::new(), LogOptions::default().segment_bytes);
     let config = TopicConfig {
         single_writer: true,
         ..spill_topic()
@@ -46,9 +45,7 @@ fn a_single_writer_spill_topic_is_refused() {
 
 #[test]
 fn a_bad_topic_name_for_the_log_is_a_typed_error() {
-    let disk = Arc::new(SimDisk::new());
-    let logs = Arc::new(WalDurableLogs::new(disk, "/wal", LogOptions::default()));
-    let bus = Bus::new(&BusConfig::default(), Arc::new(EventLog::new(64))).with_durable_logs(logs);
+    let bus = bus_on_sim(&SimDisk::new(), LogOptions::default().segment_bytes);
     match bus.create_topic("../etc", spill_topic()) {
         Err(BusError::DurableLog { topic, source }) => {
             assert_eq!(topic, "../etc");
@@ -59,12 +56,7 @@ fn a_bad_topic_name_for_the_log_is_a_typed_error() {
 }
 
 fn bus_on(disk: &SimDisk) -> Bus {
-    let logs = Arc::new(WalDurableLogs::new(
-        Arc::new(disk.clone()),
-        "/wal",
-        LogOptions::default(),
-    ));
-    let bus = Bus::new(&BusConfig::default(), Arc::new(EventLog::new(64))).with_durable_logs(logs);
+    let bus = bus_on_sim(disk, LogOptions::default().segment_bytes);
     bus.create_topic("ledger", spill_topic()).unwrap();
     bus
 }

@@ -3,22 +3,15 @@
 //! and a new bus over the same directory replays it, in order, exactly
 //! from where the old one's replay stopped, even after a power cut.
 
-use std::sync::Arc;
-
 use keel_engine::bus::{Bus, FullPolicy, PublishOutcome, TopicConfig};
-use keel_engine::config::BusConfig;
-use keel_engine::{EventLog, Scalable};
-use keel_storage::{LogOptions, SimDisk, WalDurableLogs};
+use keel_engine::Scalable;
+use keel_storage::SimDisk;
+use keel_tests::bus_support::bus_on_sim;
 
 const RING: u64 = 64;
 
 fn bus_on(disk: &SimDisk) -> Bus {
-    let options = LogOptions {
-        segment_bytes: 8 << 10,
-        ..LogOptions::default()
-    };
-    let logs = Arc::new(WalDurableLogs::new(Arc::new(disk.clone()), "/wal", options));
-    let bus = Bus::new(&BusConfig::default(), Arc::new(EventLog::new(64))).with_durable_logs(logs);
+    let bus = bus_on_sim(disk, 8 << 10);
     let config = TopicConfig {
         partitions: Some(1),
         ring_size: Some(RING as usize),

@@ -141,7 +141,7 @@ impl Bus {
     /// many partitions as it has logs (`partitions: None` takes that many;
     /// fewer is refused).
     pub fn create_topic(&self, name: &str, config: TopicConfig) -> Result<(), BusError> {
-        let mut partitions = config.partitions.unwrap_or(match self.default_partitions {
+        let partitions = config.partitions.unwrap_or(match self.default_partitions {
             0 => config.expected_subscribers.max(1),
             n => n,
         });
@@ -161,6 +161,10 @@ impl Bus {
                 .next_power_of_two()
                 .max(64),
         };
+        let partitions = match config.durable {
+            true => self.durable_partitions(name, config.partitions, partitions)?,
+            false => partitions,
+        };
         check_shape(name, partitions, ring_size)?;
         let mut topics = self.topics.write().unwrap_or_else(|p| p.into_inner());
         if topics.iter().any(|t| t.name == name) {
@@ -175,28 +179,9 @@ impl Bus {
         }
         // Opened under the topics lock, so two creators of one name never
         // open its logs twice.
-        let lanes = if config.durable {
-            let logs = self
-                .durable_logs
-                .as_ref()
-                .ok_or_else(|| BusError::DurableUnavailable(name.to_owned()))?;
-            let existing = logs
-                .partitions(name)
-                .map_err(|source| log_error(name, source))?;
-            match config.partitions {
-                Some(requested) if requested < existing => {
-                    return Err(BusError::DurableShrink {
-                        topic: name.to_owned(),
-                        existing,
-                        requested,
-                    })
-                }
-                _ => partitions = partitions.max(existing),
-            }
-            check_shape(name, partitions, ring_size)?;
-            Some(self.open_lanes(name, &config.groups, 0..partitions)?)
-        } else {
-            None
+        let lanes = match config.durable {
+            true => Some(self.open_lanes(name, &config.groups, 0..partitions)?),
+            false => None,
         };
         let spill = self.open_spill(name, &config)?;
         topics.push(Arc::new(Topic::new(
@@ -224,6 +209,34 @@ impl Bus {
         Ok(Some(LogLane::spill(log)))
     }
 
+    fn durable_logs(&self, name: &str) -> Result<&Arc<dyn DurableLogs>, BusError> {
+        self.durable_logs
+            .as_ref()
+            .ok_or_else(|| BusError::DurableUnavailable(name.to_owned()))
+    }
+
+    /// A durable topic's partition count: at least as many as it has logs
+    /// (`requested` fewer is refused; `None` adopts them over `default`).
+    fn durable_partitions(
+        &self,
+        name: &str,
+        requested: Option<usize>,
+        default: usize,
+    ) -> Result<usize, BusError> {
+        let existing = self
+            .durable_logs(name)?
+            .partitions(name)
+            .map_err(|source| log_error(name, source))?;
+        match requested {
+            Some(requested) if requested < existing => Err(BusError::DurableShrink {
+                topic: name.to_owned(),
+                existing,
+                requested,
+            }),
+            _ => Ok(default.max(existing)),
+        }
+    }
+
     /// Opens the lanes of partitions `range` of durable topic `name`.
     fn open_lanes(
         &self,
@@ -231,10 +244,7 @@ impl Bus {
         groups: &[String],
         range: std::ops::Range<usize>,
     ) -> Result<Vec<Arc<LogLane>>, BusError> {
-        let logs = self
-            .durable_logs
-            .as_ref()
-            .ok_or_else(|| BusError::DurableUnavailable(name.to_owned()))?;
+        let logs = self.durable_logs(name)?;
         range
             .map(|p| {
                 let log = logs.open(name, LogStream::Partition(p as u32))?;
@@ -278,9 +288,10 @@ impl Bus {
         check_shape(name, partitions, ring_size)?;
         let topic = self.topic(name)?;
         if let Some(lanes) = &topic.lanes {
-            // Under the topics lock, so two resizes never open a log twice.
-            let _topics = self.topics.write().unwrap_or_else(|p| p.into_inner());
-            let existing = lanes.read().unwrap_or_else(|p| p.into_inner()).len();
+            // Under the lanes' write lock, so two resizes never open a log
+            // twice (only this topic's publishers wait for it).
+            let mut lanes = lanes.write().unwrap_or_else(|p| p.into_inner());
+            let existing = lanes.len();
             if partitions < existing {
                 return Err(BusError::DurableShrink {
                     topic: name.to_owned(),
@@ -288,11 +299,7 @@ impl Bus {
                     requested: partitions,
                 });
             }
-            let added = self.open_lanes(name, &topic.config.groups, existing..partitions)?;
-            lanes
-                .write()
-                .unwrap_or_else(|p| p.into_inner())
-                .extend(added);
+            lanes.extend(self.open_lanes(name, &topic.config.groups, existing..partitions)?);
         }
         let current = topic.current_generation();
         if current.partitions != partitions || current.ring_size != ring_size {

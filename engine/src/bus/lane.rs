@@ -233,6 +233,10 @@ pub(crate) enum LanePublish {
 pub(crate) struct SpillState {
     /// Next log sequence to replay.
     cursor: u64,
+    /// The log's end: the lane is its log's only appender, always under
+    /// this lock, so it tracks the end itself instead of asking the log
+    /// (a lock of the log's) on every publish.
+    end: u64,
     /// Messages of the record at `cursor` already placed in a ring (a batch
     /// may be placed over several passes).
     partial: u32,
@@ -337,18 +341,19 @@ impl LogLane {
         cursor: u64,
         starts: Box<[u64]>,
     ) -> LogLane {
-        let backlog = log.end().saturating_sub(cursor);
+        let end = log.end();
         LogLane {
             group_committed: Mutex::new(starts.to_vec()),
             starts,
             partition,
             log,
-            backlog: CachePadded::new(AtomicU64::new(backlog)),
+            backlog: CachePadded::new(AtomicU64::new(end.saturating_sub(cursor))),
             spilled: AtomicU64::new(0),
             replayed: AtomicU64::new(0),
             failures: AtomicU64::new(0),
             state: Mutex::new(SpillState {
                 cursor,
+                end,
                 partial: 0,
                 committed: cursor,
                 replayer: None,
@@ -384,11 +389,10 @@ impl LogLane {
         )
     }
 
-    /// Publishes the backlog: records from the replay position to `end`
-    /// (the log's end, read once by the caller under the lock, which every
-    /// append holds).
-    fn set_backlog(&self, st: &SpillState, end: u64) {
-        let backlog = end.saturating_sub(st.cursor);
+    /// Publishes the backlog: records from the replay position to the
+    /// log's end.
+    fn set_backlog(&self, st: &SpillState) {
+        let backlog = st.end.saturating_sub(st.cursor);
         // Release: pairs with the Acquire in `backlogged`; stored under the
         // lock, after the replayed envelopes' claims and head stores.
         self.backlog.store(backlog, Ordering::Release);
@@ -415,7 +419,8 @@ impl LogLane {
         debug_assert!(SpillRecord::decode(record).is_ok());
         let sequence = self.log.append(record).map_err(|e| log_error(topic, e))?;
         bump(&self.spilled, n as u64);
-        self.set_backlog(st, sequence + 1);
+        st.end = sequence + 1;
+        self.set_backlog(st);
         Ok(())
     }
 
@@ -428,7 +433,7 @@ impl LogLane {
         st: &mut SpillState,
         max: usize,
     ) -> Result<u64, BusError> {
-        let end = self.log.end();
+        let end = st.end;
         if st.cursor >= end {
             if self.partition.is_none() {
                 st.replayer = None;
@@ -477,7 +482,7 @@ impl LogLane {
         *cursor = next;
         st.blocked = stop;
         bump(&self.replayed, placed);
-        self.set_backlog(st, end);
+        self.set_backlog(st);
         if st.cursor >= end && self.partition.is_none() {
             st.replayer = None;
         }
@@ -506,7 +511,7 @@ impl LogLane {
         p: usize,
         n: usize,
     ) -> Result<bool, BusError> {
-        if st.cursor < self.log.end() {
+        if st.cursor < st.end {
             return Ok(false);
         }
         if st.replayer.is_none() {
@@ -560,7 +565,7 @@ impl LogLane {
             attempts += 1;
             wait_for_room(topic, attempts);
         }
-        let first = self.log.end();
+        let first = st.end;
         let mut wait = false;
         for i in 0..n {
             let SpillState {
@@ -570,14 +575,19 @@ impl LogLane {
                 fill(i, e)
             });
             match self.log.append_deferred(record) {
-                Ok(appended) => wait |= appended.wait,
+                Ok(appended) => {
+                    wait |= appended.wait;
+                    st.end = appended.sequence + 1;
+                }
                 Err(e) => {
-                    self.set_backlog(&st, self.log.end());
+                    // What was appended before it is backlog now.
+                    self.set_backlog(&st);
                     return Err(log_error(&topic.name, e));
                 }
             }
         }
-        let end = first + n as u64;
+        let end = st.end;
+        debug_assert_eq!(end, first + n as u64);
         if st.cursor == first {
             let r = st.replayer.as_mut().expect("attached by room");
             r.enter(topic)?;
@@ -594,7 +604,7 @@ impl LogLane {
                 topic.notifier.notify();
             }
         }
-        self.set_backlog(&st, end);
+        self.set_backlog(&st);
         let wait_for = wait.then_some(end - 1);
         if st.cursor >= end {
             return Ok((LanePublish::Placed, wait_for));

@@ -59,8 +59,6 @@ pub(crate) struct Positions {
     /// Per partition: the log position after the last message handed to
     /// the handler (0: none yet).
     next: Vec<u64>,
-    /// Per partition: `next` as last committed by this subscriber.
-    committed: Vec<u64>,
 }
 
 impl Subscriber {
@@ -122,7 +120,6 @@ impl Subscriber {
             positions.starts.push(lane.starts[self.group]);
         }
         positions.next.resize(lanes.len(), 0);
-        positions.committed.resize(lanes.len(), 0);
         self.generation = Some(target);
         self.seen_version = version;
     }
@@ -241,20 +238,15 @@ impl Subscriber {
         }
         let lanes = self.topic.lanes();
         let group = &self.topic.groups[self.group].name;
-        let positions = &mut self.positions;
         let mut moved = 0;
-        for (p, lane) in lanes.iter().enumerate().take(positions.next.len()) {
-            let next = positions.next[p];
-            if next <= positions.committed[p] {
-                continue;
-            }
+        // The lane ignores a position that does not move its group's.
+        for (lane, &next) in lanes.iter().zip(&self.positions.next) {
             if lane
                 .commit_group(self.group, group, next)
                 .map_err(|e| log_error(&self.topic.name, e))?
             {
                 moved += 1;
             }
-            positions.committed[p] = next;
         }
         Ok(moved)
     }
