@@ -142,15 +142,13 @@ impl<K, V, C: CacheCodec<K, V>> keel_engine::BackingStore<K, V> for FileCacheSto
         else {
             return Ok(None);
         };
-        self.codec
-            .decode(bytes)
-            .map(Some)
-            .map_err(|reason| BackingError {
-                op: "load",
-                kind: BackingErrorKind::Corrupt,
-                message: format!("stored bytes of {path:?} do not decode: {reason}"),
-                key: path,
-            })
+        self.codec.decode(bytes).map(Some).map_err(|reason| {
+            let corrupt = StoreError::Corrupt {
+                key: path.clone(),
+                reason,
+            };
+            backing_error("load", path, corrupt)
+        })
     }
 
     fn store(&self, key: &K, value: &V) -> Result<(), BackingError> {

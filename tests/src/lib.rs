@@ -2,6 +2,7 @@
 //! scenario. This library holds helpers they share.
 
 pub mod bus_support;
+pub mod cache_support;
 pub mod crash_support;
 pub mod resilience_support;
 pub mod wal_support;

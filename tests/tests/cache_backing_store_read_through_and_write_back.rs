@@ -1,6 +1,5 @@
 //! A cache over a backing store (the in-memory `MemoryBackingStore`; the
-//! durable file store is tested in `keel-storage`'s
-//! `cache_file_backing_survives_restart`): read-through on a miss,
+//! durable file store is tested in `cache_file_backing_survives_restart`): read-through on a miss,
 //! write-through on put (a refused store leaves the cache unchanged),
 //! write-back of dirty entries on eviction and on flush.
 
@@ -9,19 +8,15 @@ use std::sync::Arc;
 use keel_engine::{
     BackingStore, BoundedCache, CacheError, EvictionPolicy, MemoryBackingStore, WritePolicy,
 };
+use keel_tests::cache_support::backed_cache;
 
 fn cache(
     store: &Arc<MemoryBackingStore<u64, String>>,
     write: WritePolicy,
     max_entries: u64,
 ) -> BoundedCache<u64, String> {
-    BoundedCache::<u64, String>::builder("backed")
-        .policy(EvictionPolicy::Lru)
-        .max_entries(max_entries)
-        .shards(1)
-        .backing(store.clone(), write)
-        .build()
-        .unwrap()
+    let policies = (EvictionPolicy::Lru, write);
+    backed_cache("backed", store.clone(), policies, max_entries)
 }
 
 #[test]

@@ -68,8 +68,8 @@ impl<K: Hash + Eq, V> Shard<K, V> {
                 if full {
                     self.arc_replace(false, NIL, EvictionCause::Capacity, hooks);
                 }
-            } else if let Some(t) = self.slab.tail(ListId::T1) {
-                self.evict_node(t, EvictionCause::Capacity, hooks);
+            } else {
+                self.evict_t1_tail(NIL, EvictionCause::Capacity, hooks);
             }
         } else if t1 + t2 + b1 + b2 >= c {
             if t1 + t2 + b1 + b2 >= 2 * c {

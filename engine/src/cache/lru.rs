@@ -13,12 +13,13 @@ impl<K: Hash + Eq, V> Shard<K, V> {
     /// Evicts from the tail until one more entry fits.
     pub(crate) fn lru_make_room(&mut self, hooks: &Hooks<K, V>) {
         while self.resident() >= self.max_entries
-            && self.lru_evict_one(NIL, EvictionCause::Capacity, hooks)
+            && self.evict_t1_tail(NIL, EvictionCause::Capacity, hooks)
         {}
     }
 
-    /// Evicts the tail unless it is `keep`; false if nothing went.
-    pub(crate) fn lru_evict_one(
+    /// Evicts the tail of T1 (the LRU list; ARC's recent list) unless it
+    /// is `keep`; false if nothing went.
+    pub(crate) fn evict_t1_tail(
         &mut self,
         keep: u32,
         cause: EvictionCause,

@@ -12,10 +12,8 @@
 //! model tests check it), while a read hit writes no neighbour node and
 //! the neighbours' cache misses overlap with the reads in between instead
 //! of stalling the moves (and the next lock, which waits for the store
-//! buffer to drain). Measured on the 2-vCPU development VM (AMD EPYC),
-//! ARC 1-thread ops/s against quick_cache: about 0.55x with immediate
-//! moves and 40-byte nodes, 0.6x with the buffer, 0.76-0.84x with 32-byte
-//! aligned nodes (`slab.rs`) and the prefetch.
+//! buffer to drain). Figures: ARCHITECTURE.md, "Bounded cache",
+//! Measured.
 
 use std::hash::{BuildHasher, Hash};
 
@@ -342,18 +340,14 @@ impl<K: Hash + Eq, V> Shard<K, V> {
     ) -> bool {
         match self.policy {
             PolicyState::Arc { .. } => self.arc_evict_one(keep, cause, hooks),
-            PolicyState::Lru | PolicyState::Ttl { .. } => self.lru_evict_one(keep, cause, hooks),
+            PolicyState::Lru | PolicyState::Ttl { .. } => self.evict_t1_tail(keep, cause, hooks),
         }
     }
 
     /// Evicts until the estimated bytes fit, sparing `keep` (the entry just
     /// written).
     fn trim_bytes(&mut self, keep: u32, hooks: &Hooks<K, V>) {
-        while self.bytes > self.max_bytes {
-            if !self.evict_one(keep, EvictionCause::Bytes, hooks) {
-                break;
-            }
-        }
+        while self.bytes > self.max_bytes && self.evict_one(keep, EvictionCause::Bytes, hooks) {}
     }
 
     /// New limits for this shard: evicts down to them at once.
@@ -361,10 +355,7 @@ impl<K: Hash + Eq, V> Shard<K, V> {
         self.apply_pending_hits();
         self.max_entries = max_entries;
         self.max_bytes = max_bytes;
-        while self.resident() > max_entries {
-            if !self.evict_one(NIL, EvictionCause::Capacity, hooks) {
-                break;
-            }
+        while self.resident() > max_entries && self.evict_one(NIL, EvictionCause::Capacity, hooks) {
         }
         self.trim_bytes(NIL, hooks);
         if let PolicyState::Arc { .. } = self.policy {

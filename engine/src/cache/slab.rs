@@ -8,14 +8,7 @@
 //! separate links vector was measured slower: one more miss per hit).
 //! Nodes are 32 bytes and 32-aligned for `u64` keys and values, so none
 //! straddles two cache lines (see [`Node`]).
-//!
-//! Measured and rejected on the 2-vCPU development VM, ARC at 100,000
-//! entries: recency kept as rings of stamped entries with lazy deletion
-//! (no neighbour writes, but the rings' streaming and compaction scans
-//! cost more: 0.45x of quick_cache against 0.6x), and a linear-probing
-//! index of `u64` (tag, node) slots instead of `hashbrown` (one line per
-//! probe, but four times the table memory: slower for ARC, faster for
-//! LRU).
+//! Layouts measured and rejected are in ARCHITECTURE.md, "Bounded cache".
 
 use std::mem::MaybeUninit;
 
@@ -207,8 +200,7 @@ impl<K, V> Slab<K, V> {
     /// Stores a new node at the head of `list` and returns its index. Reuses
     /// a freed node if there is one; grows the vector only past its
     /// preallocated capacity (after a run-time grow of the cache).
-    pub(crate) fn insert(&mut self, mut node: Node<K, V>, list: ListId) -> u32 {
-        node.list = ListId::Free;
+    pub(crate) fn insert(&mut self, node: Node<K, V>, list: ListId) -> u32 {
         let i = if self.free != NIL {
             let i = self.free;
             self.free = self.nodes[i as usize].next;

@@ -1,5 +1,5 @@
 //! A bounded cache over the durable file store (`FileCacheStore` on
-//! `OsBackend` in a temporary directory): values written through are read
+//! `OsBackend` in a temporary directory on the real disk): values written through are read
 //! through by a new cache over the same directory after a restart; a dirty
 //! entry evicted under write-back is on disk; a key the store cannot hold
 //! is a typed `BadKey` error naming it, and leaves the cache unchanged.
@@ -9,6 +9,8 @@ use std::sync::Arc;
 
 use keel_engine::{BackingErrorKind, BoundedCache, CacheError, EvictionPolicy, WritePolicy};
 use keel_storage::{BackingStore, FileCacheStore, OsBackend, PrefixedBytes};
+use keel_tests::cache_support::backed_cache;
+use keel_tests::crash_support::env_tmp;
 
 type Store = FileCacheStore<PrefixedBytes>;
 
@@ -24,18 +26,12 @@ fn cache(
     write: WritePolicy,
     max_entries: u64,
 ) -> BoundedCache<String, Vec<u8>> {
-    BoundedCache::<String, Vec<u8>>::builder("wasm-state")
-        .policy(policy)
-        .max_entries(max_entries)
-        .shards(1)
-        .backing(store.clone(), write)
-        .build()
-        .unwrap()
+    backed_cache("wasm-state", store.clone(), (policy, write), max_entries)
 }
 
 #[test]
 fn values_written_through_are_read_through_after_a_restart() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = tempfile::tempdir_in(env_tmp()).unwrap();
     {
         let store = open(dir.path());
         let c = cache(&store, EvictionPolicy::Arc, WritePolicy::WriteThrough, 8);
@@ -61,7 +57,7 @@ fn values_written_through_are_read_through_after_a_restart() {
 
 #[test]
 fn write_back_persists_an_evicted_dirty_entry_and_flush_the_rest() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = tempfile::tempdir_in(env_tmp()).unwrap();
     let store = open(dir.path());
     let c = cache(&store, EvictionPolicy::Lru, WritePolicy::WriteBack, 2);
     c.put("a".into(), b"1".to_vec()).unwrap();
@@ -90,7 +86,7 @@ fn write_back_persists_an_evicted_dirty_entry_and_flush_the_rest() {
 
 #[test]
 fn a_bad_key_is_a_typed_error_naming_it_and_changes_nothing() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = tempfile::tempdir_in(env_tmp()).unwrap();
     let store = open(dir.path());
     let c = cache(&store, EvictionPolicy::Lru, WritePolicy::WriteThrough, 4);
     for bad in ["../escape", "has space", ".hidden", "a//b"] {
