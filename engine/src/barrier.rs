@@ -64,7 +64,10 @@ fn register() -> bool {
 /// before the first `light` whose ordering matters, e.g. when the
 /// structure using the pair is built.
 pub fn init() {
-    if *REGISTERED.get_or_init(register) {
+    // Stored once: `heavy` calls this every time, and a store (even of the
+    // same value) would take the line every `light` reads away from the
+    // hot side's cores.
+    if *REGISTERED.get_or_init(register) && !expedited() {
         // Relaxed: see `EXPEDITED`; the flag only chooses which of two
         // valid fences `light` runs.
         EXPEDITED.store(true, std::sync::atomic::Ordering::Relaxed);

@@ -23,10 +23,10 @@
 
 use std::time::Duration;
 
-use super::config::AdaptivePolicy;
+use super::config::{AdaptivePolicy, StrategyConfig};
 
 /// Width of one bucket.
-pub(crate) const BUCKET_NS: u64 = 10_000_000_000;
+const BUCKET_NS: u64 = 10_000_000_000;
 const BUCKETS: usize = 90;
 const ONE_MIN: usize = 6;
 const FIVE_MIN: usize = 30;
@@ -45,6 +45,18 @@ pub(crate) struct Values {
     pub(crate) failure_threshold: u32,
     pub(crate) reset_timeout_ns: u64,
     pub(crate) bulkhead: u32,
+}
+
+impl Values {
+    /// The configured values, with bulkhead `capacity` (see
+    /// `Control::bulkhead_limits`).
+    pub(crate) fn from_config(config: &StrategyConfig, capacity: u32) -> Values {
+        Values {
+            failure_threshold: config.breaker.failure_threshold,
+            reset_timeout_ns: config.breaker.reset_timeout.as_nanos() as u64,
+            bulkhead: capacity,
+        }
+    }
 }
 
 pub(crate) struct Adaptive {

@@ -5,7 +5,7 @@
 //! the per-slot outcome counters (a plain load and store into this
 //! thread's own column, see `slots.rs`). Everything else about a row (its
 //! window, when it opened, its Lamport clock) lives in the control-plane
-//! columns of `transitions.rs`, which only the tick writes.
+//! columns of `control.rs`, which only the tick writes.
 //!
 //! Rows are never removed, so a [`BreakerId`] stays valid for the life of
 //! its `Resilience`; the table's capacity is fixed at start-up.
@@ -338,28 +338,33 @@ impl BreakerTable {
     /// Cumulative successes and failures of a strategy: its own row's
     /// plus its keyed rows', over all slots.
     pub(crate) fn strategy_totals(&self, strategy: u16, own_row: usize) -> (u32, u32) {
-        let mut t = self.totals(own_row);
-        for s in 0..self.slots {
-            let i = s * self.keyed_stride + usize::from(strategy);
-            // Relaxed: see `record`.
-            t.0 =
-                t.0.wrapping_add(self.keyed_successes[i].load(Ordering::Relaxed));
-            t.1 =
-                t.1.wrapping_add(self.keyed_failures[i].load(Ordering::Relaxed));
-        }
-        t
+        let own = self.totals(own_row);
+        let (ok, failed) = (&self.keyed_successes, &self.keyed_failures);
+        let keyed = self.sum_slots((ok, failed), self.keyed_stride, usize::from(strategy));
+        (own.0.wrapping_add(keyed.0), own.1.wrapping_add(keyed.1))
     }
 
     /// Cumulative successes and failures of one row over all slots.
     pub(crate) fn totals(&self, row: usize) -> (u32, u32) {
-        let mut t = (0u32, 0u32);
-        for s in 0..self.slots {
-            let i = s * self.stride + row;
+        self.sum_slots((&self.successes, &self.failures), self.stride, row)
+    }
+
+    /// Index `at` of a pair of slot-major columns (`stride` per slot),
+    /// summed over the slots.
+    fn sum_slots(
+        &self,
+        (ok, failed): (&[AtomicU32], &[AtomicU32]),
+        stride: usize,
+        at: usize,
+    ) -> (u32, u32) {
+        (0..self.slots).fold((0u32, 0u32), |t, s| {
+            let i = s * stride + at;
             // Relaxed: see `record`.
-            t.0 = t.0.wrapping_add(self.successes[i].load(Ordering::Relaxed));
-            t.1 = t.1.wrapping_add(self.failures[i].load(Ordering::Relaxed));
-        }
-        t
+            (
+                t.0.wrapping_add(ok[i].load(Ordering::Relaxed)),
+                t.1.wrapping_add(failed[i].load(Ordering::Relaxed)),
+            )
+        })
     }
 
     /// Bytes the table holds.
@@ -440,7 +445,6 @@ mod loom_tests {
                 .collect();
             let n = hs
                 .into_iter()
-                .filter(|_| true)
                 .map(|h| h.join().unwrap())
                 .filter(|a| *a)
                 .count();

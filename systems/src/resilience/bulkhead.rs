@@ -214,9 +214,15 @@ impl Bulkhead {
         (slot as usize).min(self.stripes.len() - 1)
     }
 
-    #[inline]
-    pub(crate) fn stripe(&self, i: usize) -> &Stripe {
-        &self.stripes[i]
+    /// Wakes one waiter (or all), under the waiters' lock so a waiter
+    /// about to sleep cannot miss it.
+    fn wake(&self, all: bool) {
+        let _g = self.lock.lock().unwrap_or_else(|p| p.into_inner());
+        if all {
+            self.wake.notify_all();
+        } else {
+            self.wake.notify_one();
+        }
     }
 
     fn shared(&self, i: usize) -> bool {
@@ -400,8 +406,7 @@ impl Bulkhead {
             self.stripes[i].quota.fetch_add(1, Ordering::SeqCst);
         }
         if self.slow.waiters() != 0 {
-            let _g = self.lock.lock().unwrap_or_else(|p| p.into_inner());
-            self.wake.notify_one();
+            self.wake(false);
         }
     }
 
@@ -439,8 +444,7 @@ impl Bulkhead {
         if got.is_err() && self.free() > 0 {
             // A wake-up meant for us may have been spent on our timeout:
             // pass it on.
-            let _g = self.lock.lock().unwrap_or_else(|p| p.into_inner());
-            self.wake.notify_one();
+            self.wake(false);
         }
         got
     }
@@ -458,8 +462,7 @@ impl Bulkhead {
             // SeqCst: new units must be seen by a waiter's next look.
             self.pool.fetch_add(grow, Ordering::SeqCst);
             if self.slow.waiters() != 0 {
-                let _g = self.lock.lock().unwrap_or_else(|p| p.into_inner());
-                self.wake.notify_all();
+                self.wake(true);
             }
         } else if new < old {
             let mut need = old - new;

@@ -149,33 +149,19 @@ impl StrategyConfig {
 
     /// Checks every field; the error names the first bad one.
     pub fn validate(&self) -> Result<(), ConfigError> {
-        let b = &self.breaker;
-        check(
-            "failure_threshold",
-            b.failure_threshold.into(),
-            1,
-            1_000_000,
-        )?;
-        check("minimum_calls", b.minimum_calls.into(), 1, 1_000_000)?;
-        check_ms("reset_timeout_ms", b.reset_timeout, 1, 86_400_000)?;
-        check("half_open_max", b.half_open_max.into(), 1, 10_000)?;
-        check_ms("window_ms", b.window, 1, 3_600_000)?;
-        let h = &self.bulkhead;
-        if let Some(m) = h.max_concurrent {
-            check("bulkhead_max_concurrent", m.into(), 1, MAX_PERMITS)?;
+        if self.bulkhead.max_concurrent == Some(0) {
+            // `SETTINGS` reads "none" as 0; a bulkhead of 0 is refused.
+            check("bulkhead_max_concurrent", 0, 1, MAX_PERMITS)?;
         }
-        check("bulkhead_max_queue", h.max_queue.into(), 0, 1_000_000)?;
-        check_ms("bulkhead_max_wait_ms", h.max_wait, 0, 3_600_000)?;
+        for (key, lo, hi, get, _) in SETTINGS {
+            check(key, get(self), lo, hi)?;
+        }
         let r = &self.retry;
-        check("max_retries", r.max_retries.into(), 0, 100)?;
-        check_ms("backoff_initial_ms", r.initial, 0, 3_600_000)?;
-        check_ms("backoff_max_ms", r.max_delay, 0, 3_600_000)?;
         if r.max_delay < r.initial {
             return Err(ConfigError::Relation {
                 what: "backoff_max_ms must be at least backoff_initial_ms",
             });
         }
-        check("retry_budget_permille", r.budget_permille.into(), 0, 1000)?;
         let a = &self.adaptive;
         if a.failure_threshold_min == 0 || a.failure_threshold_min > a.failure_threshold_max {
             return Err(ConfigError::Relation {
@@ -229,21 +215,87 @@ pub enum ConfigError {
     },
 }
 
+/// Whole milliseconds, saturating.
+fn ms(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+}
+
+/// A `SETTINGS` entry for a `u32` field.
+macro_rules! u32_setting {
+    ($name:literal, $lo:expr, $hi:expr, $($field:ident).+) => {
+        ($name, $lo, $hi, |c| c.$($field).+.into(), |c, v| c.$($field).+ = v as u32)
+    };
+}
+
+/// A `SETTINGS` entry for a `Duration` field set in milliseconds.
+macro_rules! ms_setting {
+    ($name:literal, $lo:expr, $hi:expr, $($field:ident).+) => {
+        ($name, $lo, $hi, |c| ms(c.$($field).+), |c, v| c.$($field).+ = Duration::from_millis(v))
+    };
+}
+
+/// Every per-strategy setting: name, range, read, write. `validate`
+/// checks the ranges; the scalable contract reads and writes through it
+/// (`{strategy}.{setting}`).
+type Get = fn(&StrategyConfig) -> u64;
+type Set = fn(&mut StrategyConfig, u64);
+pub(crate) const SETTINGS: [(&str, u64, u64, Get, Set); 15] = [
+    u32_setting!("failure_threshold", 1, 1_000_000, breaker.failure_threshold),
+    u32_setting!("minimum_calls", 1, 1_000_000, breaker.minimum_calls),
+    ms_setting!("reset_timeout_ms", 1, 86_400_000, breaker.reset_timeout),
+    u32_setting!("half_open_max", 1, 10_000, breaker.half_open_max),
+    ms_setting!("window_ms", 1, 3_600_000, breaker.window),
+    (
+        "bulkhead_max_concurrent",
+        0,
+        MAX_PERMITS,
+        |c| c.bulkhead.max_concurrent.map_or(0, u64::from),
+        |c, v| c.bulkhead.max_concurrent = (v > 0).then_some(v as u32),
+    ),
+    u32_setting!("bulkhead_max_queue", 0, 1_000_000, bulkhead.max_queue),
+    ms_setting!("bulkhead_max_wait_ms", 0, 3_600_000, bulkhead.max_wait),
+    u32_setting!("max_retries", 0, 100, retry.max_retries),
+    (
+        "backoff",
+        0,
+        2,
+        |c| c.retry.backoff as u64,
+        |c, v| {
+            c.retry.backoff = [Backoff::Constant, Backoff::Linear, Backoff::Exponential][v as usize]
+        },
+    ),
+    (
+        "jitter",
+        0,
+        3,
+        |c| c.retry.jitter as u64,
+        |c, v| {
+            c.retry.jitter = [
+                Jitter::None,
+                Jitter::Full,
+                Jitter::Equal,
+                Jitter::Decorrelated,
+            ][v as usize]
+        },
+    ),
+    ms_setting!("backoff_initial_ms", 0, 3_600_000, retry.initial),
+    ms_setting!("backoff_max_ms", 0, 3_600_000, retry.max_delay),
+    u32_setting!("retry_budget_permille", 0, 1_000, retry.budget_permille),
+    (
+        "adaptive",
+        0,
+        1,
+        |c| c.adaptive.enabled.into(),
+        |c, v| c.adaptive.enabled = v == 1,
+    ),
+];
+
 fn check(key: &'static str, value: u64, lo: u64, hi: u64) -> Result<(), ConfigError> {
     if (lo..=hi).contains(&value) {
         Ok(())
     } else {
         Err(ConfigError::OutOfRange { key, value, lo, hi })
     }
-}
-
-fn check_ms(key: &'static str, d: Duration, lo: u64, hi: u64) -> Result<(), ConfigError> {
-    check(
-        key,
-        u64::try_from(d.as_millis()).unwrap_or(u64::MAX),
-        lo,
-        hi,
-    )
 }
 
 #[cfg(test)]

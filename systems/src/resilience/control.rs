@@ -97,6 +97,14 @@ impl Rows {
             self.base_failed[row].wrapping_add(threshold.saturating_sub(self.prev_failed[row]));
     }
 
+    /// (calls, failures) of the row since its window's base.
+    fn since_base(&self, row: usize, (ok, failed): (u32, u32)) -> (u32, u32) {
+        let calls = ok
+            .wrapping_add(failed)
+            .wrapping_sub(self.base_ok[row].wrapping_add(self.base_failed[row]));
+        (calls, failed.wrapping_sub(self.base_failed[row]))
+    }
+
     /// Starts a fresh window at the row's current totals.
     fn reset_window(&mut self, row: usize, totals: (u32, u32)) {
         self.base_ok[row] = totals.0;
@@ -108,11 +116,7 @@ impl Rows {
     /// Moves the base to the current totals; the window just ended becomes
     /// the previous one if it was the one right before (`lag` 1).
     fn roll(&mut self, row: usize, totals: (u32, u32), lag: u32) {
-        let calls = totals
-            .0
-            .wrapping_add(totals.1)
-            .wrapping_sub(self.base_ok[row].wrapping_add(self.base_failed[row]));
-        let failed = totals.1.wrapping_sub(self.base_failed[row]);
+        let (calls, failed) = self.since_base(row, totals);
         (self.prev_calls[row], self.prev_failed[row]) =
             if lag == 1 { (calls, failed) } else { (0, 0) };
         self.base_ok[row] = totals.0;
@@ -185,9 +189,6 @@ pub(crate) struct StrategyControl {
     pub(crate) adaptive: Adaptive,
     budget_credit: f64,
     recent_calls: u64,
-    // Per tick.
-    tick_calls: u64,
-    tick_failures: u64,
     epoch: u64,
     last_totals: (u32, u32),
 }
@@ -285,11 +286,7 @@ impl Control {
         let index = self.strategies.len() as u16;
         self.names.insert(name.into(), index);
         self.strategies.push(StrategyControl {
-            values: Values {
-                failure_threshold: config.breaker.failure_threshold,
-                reset_timeout_ns: config.breaker.reset_timeout.as_nanos() as u64,
-                bulkhead: capacity,
-            },
+            values: Values::from_config(&config, capacity),
             config,
             calls_total: 0,
             failures_total: 0,
@@ -297,9 +294,7 @@ impl Control {
             adaptive: Adaptive::new(now_ns),
             budget_credit: 0.0,
             recent_calls: 0,
-            tick_calls: 0,
-            tick_failures: 0,
-            epoch: now_ns / config.breaker.window.as_nanos().max(1) as u64,
+            epoch: now_ns / window_ns(&config),
             last_totals: (0, 0),
         });
     }
@@ -330,24 +325,21 @@ impl Control {
         Ok(BreakerId { strategy, row })
     }
 
-    /// The bulkhead size of a strategy: its own, else the limit; never
-    /// above the limit.
-    pub(crate) fn bulkhead_capacity(&self, config: &StrategyConfig, adapted: Option<u32>) -> u32 {
+    /// A strategy's bulkhead (capacity, queue depth): its own, else the
+    /// limits; never above them.
+    pub(crate) fn bulkhead_limits(&self, config: &StrategyConfig) -> (u32, u32) {
         let limit = self.max_concurrent_operations;
-        adapted
-            .or(config.bulkhead.max_concurrent)
-            .unwrap_or(limit)
-            .min(limit)
+        let capacity = config.bulkhead.max_concurrent.unwrap_or(limit).min(limit);
+        (
+            capacity,
+            config.bulkhead.max_queue.min(self.max_queue_depth),
+        )
     }
 
     pub(crate) fn set_config(&mut self, index: usize, config: StrategyConfig, capacity: u32) {
         let s = &mut self.strategies[index];
         s.config = config;
-        s.values = Values {
-            failure_threshold: config.breaker.failure_threshold,
-            reset_timeout_ns: config.breaker.reset_timeout.as_nanos() as u64,
-            bulkhead: capacity,
-        };
+        s.values = Values::from_config(&config, capacity);
     }
 
     pub(crate) fn effective_config(&self, index: usize) -> StrategyConfig {
@@ -367,7 +359,7 @@ impl Control {
         self.transitions.clear();
         self.params.clear();
         for s in &mut self.strategies {
-            let window = s.config.breaker.window.as_nanos().max(1) as u64;
+            let window = window_ns(&s.config);
             let epoch = now_ns / window;
             let lag = epoch.saturating_sub(s.epoch).min(u64::from(u32::MAX)) as u32;
             s.epoch = s.epoch.max(epoch);
@@ -602,24 +594,23 @@ impl Control {
             let d_ok = totals.0.wrapping_sub(s.last_totals.0);
             let d_failed = totals.1.wrapping_sub(s.last_totals.1);
             s.last_totals = totals;
-            s.tick_calls = u64::from(d_ok) + u64::from(d_failed);
-            s.tick_failures = u64::from(d_failed);
-            s.calls_total += s.tick_calls;
-            s.failures_total += s.tick_failures;
+            let (calls, failures) = (u64::from(d_ok) + u64::from(d_failed), u64::from(d_failed));
+            s.calls_total += calls;
+            s.failures_total += failures;
             let Some(strategy) = r.strategy_at(i as u16) else {
                 continue;
             };
             // Retry budget: `permille` of the calls counted, up to that
             // share of the recent ones (plus a floor).
-            s.recent_calls = s.recent_calls - s.recent_calls / 64 + s.tick_calls;
+            s.recent_calls = s.recent_calls - s.recent_calls / 64 + calls;
             let share = f64::from(s.config.retry.budget_permille) / 1000.0;
-            s.budget_credit += share * s.tick_calls as f64;
+            s.budget_credit += share * calls as f64;
             let whole = s.budget_credit.floor();
             s.budget_credit -= whole;
             let cap = MIN_RETRY_TOKENS + (share * s.recent_calls as f64) as i64;
             strategy.budget.refill(whole as i64, cap);
 
-            s.adaptive.add(s.tick_calls, s.tick_failures);
+            s.adaptive.add(calls, failures);
             s.adaptive.advance(now_ns, || {
                 strategy.latency.with(|p| {
                     let out = (p.interval.value_at_quantile(0.99), p.interval.len());
@@ -663,11 +654,7 @@ fn step_row(
     }
     match state {
         BreakerState::Closed => {
-            let calls = totals
-                .0
-                .wrapping_add(totals.1)
-                .wrapping_sub(rows.base_ok[row].wrapping_add(rows.base_failed[row]));
-            let failed = totals.1.wrapping_sub(rows.base_failed[row]);
+            let (calls, failed) = rows.since_base(row, totals);
             let w = u64::from(p.prev_weight);
             let window_calls = u64::from(calls) + ((u64::from(rows.prev_calls[row]) * w) >> 10);
             let window_failed = u64::from(failed) + ((u64::from(rows.prev_failed[row]) * w) >> 10);
@@ -688,4 +675,9 @@ fn step_row(
             }
         }
     }
+}
+
+/// A strategy's breaker window in ns (at least 1).
+fn window_ns(config: &StrategyConfig) -> u64 {
+    config.breaker.window.as_nanos().max(1) as u64
 }

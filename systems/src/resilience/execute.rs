@@ -63,16 +63,20 @@ impl Resilience {
         id: BreakerId,
         mut op: impl FnMut() -> Result<T, E>,
     ) -> Result<T, ExecuteError<E>> {
-        let Some(strategy) = self.strategy_at(id.strategy) else {
+        let Some(strategy) = self.resolve(id) else {
             return Err(ExecuteError::UnknownBreaker);
         };
-        let row = id.row();
-        if row >= self.table.capacity() {
-            return Err(ExecuteError::UnknownBreaker);
-        }
         let (slot, sample) = slots::current(self.sample_mask);
         let call = self.call(strategy, id, slot, sample);
         self.run(&call, &mut op)
+    }
+
+    /// The strategy of breaker `id`, if it names a live strategy and a row
+    /// within the table.
+    #[inline(always)]
+    fn resolve(&self, id: BreakerId) -> Option<&Strategy> {
+        self.strategy_at(id.strategy)
+            .filter(|_| id.row() < self.table.capacity())
     }
 
     #[inline(always)]
@@ -103,14 +107,11 @@ impl Resilience {
             strategy: id.strategy_index(),
             row: id.row(),
         };
-        let strategy = self.strategy_at(id.strategy).ok_or(unknown.clone())?;
-        if id.row() >= self.table.capacity() {
-            return Err(unknown);
-        }
+        let strategy = self.resolve(id).ok_or(unknown)?;
         let (slot, _) = slots::current(self.sample_mask);
         Ok(Guard {
             r: self,
-            site: self.call(strategy, id, slot, false),
+            call: self.call(strategy, id, slot, false),
             calls: Cell::new(0),
             _thread_bound: PhantomData,
         })
@@ -126,32 +127,31 @@ impl Resilience {
         let bulkhead = &call.strategy.bulkhead;
         let held = match bulkhead.admit_lane(call.lane) {
             Some(held) => held,
-            None => self.permit_slow(call.strategy, call.slot, call.lane.index())?,
+            None => self.permit_slow(call)?,
         };
         let _permit = Permit { bulkhead, held };
-        let admission = self.admit(call);
-        if admission == Admission::Refuse {
-            return Err(self.refused_open(call));
-        }
-        match self.attempt(call, admission, op) {
-            Ok(v) => Ok(v),
-            Err(e) => self.retry(call, e, op),
+        match self.attempt(call, op) {
+            None => Err(ExecuteError::Open),
+            Some(Ok(v)) => Ok(v),
+            Some(Err(e)) => self.retry(call, e, op),
         }
     }
 
+    /// Checks the breaker and, if it admits, runs `op` once and counts the
+    /// outcome; `None` if the breaker refused (counted as `rejected_open`).
     #[inline(always)]
-    fn admit(&self, call: &Call<'_>) -> Admission {
-        self.table
-            .admit_at(&call.site, &call.strategy.half_open_max)
-    }
-
-    #[inline]
     fn attempt<T, E>(
         &self,
         call: &Call<'_>,
-        admission: Admission,
         op: &mut impl FnMut() -> Result<T, E>,
-    ) -> Result<T, E> {
+    ) -> Option<Result<T, E>> {
+        let admission = self
+            .table
+            .admit_at(&call.site, &call.strategy.half_open_max);
+        if admission == Admission::Refuse {
+            self.count_refused_open(call);
+            return None;
+        }
         let started = call.sample.then(|| self.clock.now_ns());
         let recorder = PanicRecorder {
             table: &self.table,
@@ -166,7 +166,7 @@ impl Resilience {
                 .record(self.clock.now_ns().saturating_sub(t0));
         }
         self.table.record_at(&call.site, result.is_ok(), admission);
-        result
+        Some(result)
     }
 
     #[cold]
@@ -199,14 +199,10 @@ impl Resilience {
             if !wait.is_zero() {
                 std::thread::sleep(wait);
             }
-            let admission = self.admit(call);
-            if admission == Admission::Refuse {
-                self.refused_open::<E>(call);
-                return Err(ExecuteError::OpenedDuringRetry { attempts, last });
-            }
-            match self.attempt(call, admission, op) {
-                Ok(v) => return Ok(v),
-                Err(e) => {
+            match self.attempt(call, op) {
+                None => return Err(ExecuteError::OpenedDuringRetry { attempts, last }),
+                Some(Ok(v)) => return Ok(v),
+                Some(Err(e)) => {
                     last = e;
                     attempts += 1;
                 }
@@ -215,19 +211,13 @@ impl Resilience {
     }
 
     #[cold]
-    fn permit_slow<'a, E>(
-        &self,
-        strategy: &'a Strategy,
-        slot: u32,
-        stripe: usize,
-    ) -> Result<Held<'a>, ExecuteError<E>> {
+    fn permit_slow<'a, E>(&self, call: &Call<'a>) -> Result<Held<'a>, ExecuteError<E>> {
         // Every thread comes here on its first call through a strategy.
-        self.table.mark_seen(slot);
-        if let Some(held) = strategy.bulkhead.acquire_spare(stripe) {
-            return Ok(held);
-        }
-        let counters = strategy.bulkhead.stripe(stripe);
-        match strategy.bulkhead.acquire(stripe) {
+        self.table.mark_seen(call.slot);
+        let counters = call.lane.stats();
+        // `acquire` tries the free pool and the other stripes before
+        // queueing.
+        match call.strategy.bulkhead.acquire(call.lane.index()) {
             Ok(held) => Ok(held),
             Err(Refused::Full) => {
                 // Relaxed: statistics.
@@ -242,13 +232,12 @@ impl Resilience {
     }
 
     #[cold]
-    fn refused_open<E>(&self, call: &Call<'_>) -> ExecuteError<E> {
+    fn count_refused_open(&self, call: &Call<'_>) {
         // Relaxed: a statistic.
         call.lane
             .stats()
             .rejected_open
             .fetch_add(1, Ordering::Relaxed);
-        ExecuteError::Open
     }
 }
 
@@ -267,7 +256,7 @@ impl Resilience {
 /// ```
 pub struct Guard<'r> {
     r: &'r Resilience,
-    site: Call<'r>,
+    call: Call<'r>,
     calls: Cell<u32>,
     /// The counter slot belongs to the thread that made the guard.
     _thread_bound: PhantomData<*const ()>,
@@ -284,7 +273,7 @@ impl Guard<'_> {
         self.calls.set(n);
         let call = Call {
             sample: n & self.r.sample_mask == 0,
-            ..self.site
+            ..self.call
         };
         self.r.run(&call, &mut op)
     }

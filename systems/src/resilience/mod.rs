@@ -107,7 +107,7 @@ impl Default for ResilienceOptions {
         ResilienceOptions {
             max_breakers: 65_536,
             max_strategies: 256,
-            counter_slots: (cores * 2).clamp(4, 63),
+            counter_slots: (cores * 2).clamp(4, breaker::MAX_SLOTS - 1),
             sample_every: 256,
             adaptive_interval: Duration::from_secs(30),
             node_id: 0,
@@ -144,7 +144,12 @@ impl ResilienceOptions {
             1,
             u64::from(u16::MAX),
         )?;
-        check("counter_slots", self.counter_slots as u64, 1, 63)?;
+        check(
+            "counter_slots",
+            self.counter_slots as u64,
+            1,
+            breaker::MAX_SLOTS as u64 - 1,
+        )?;
         check("sample_every", self.sample_every.into(), 1, 1 << 20)?;
         if !self.sample_every.is_power_of_two() {
             return Err(ResilienceError::Option {
@@ -246,8 +251,7 @@ impl Resilience {
         }
         let index16 = index as u16;
         let row = control.add_row(&self.table, index16)?;
-        let capacity = control.bulkhead_capacity(&config, None);
-        let queue = config.bulkhead.max_queue.min(control.max_queue_depth);
+        let (capacity, queue) = control.bulkhead_limits(&config);
         let strategy = Strategy {
             name: name.into(),
             row,
@@ -332,12 +336,9 @@ impl Resilience {
         let Some(s) = self.strategy_at(index) else {
             return;
         };
-        let capacity = control.bulkhead_capacity(&config, None);
+        let (capacity, queue) = control.bulkhead_limits(&config);
         s.bulkhead.resize(capacity);
-        s.bulkhead.set_queue(
-            config.bulkhead.max_queue.min(control.max_queue_depth),
-            config.bulkhead.max_wait,
-        );
+        s.bulkhead.set_queue(queue, config.bulkhead.max_wait);
         // Relaxed: read once per half-open admission; a call racing the
         // change sees the old or the new value.
         s.half_open_max

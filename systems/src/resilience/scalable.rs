@@ -10,142 +10,16 @@
 //! `backoff_initial_ms`, `backoff_max_ms`, `retry_budget_permille`,
 //! `adaptive` (0 or 1).
 
-use std::time::Duration;
-
 use keel_engine::{
     BackpressureState, BackpressureStrategy, LimitBounds, Limits, LimitsError, MetricsSnapshot,
     Scalable,
 };
 
-use super::config::{Backoff, Jitter, StrategyConfig, MAX_PERMITS};
+use super::config::{MAX_PERMITS, SETTINGS};
 use super::control::Control;
 use super::Resilience;
 
 const NAME: &str = "resilience";
-
-fn ms(d: Duration) -> u64 {
-    d.as_millis() as u64
-}
-
-/// Every per-strategy setting: name, range, read, write.
-type Get = fn(&StrategyConfig) -> u64;
-type Set = fn(&mut StrategyConfig, u64);
-const SETTINGS: [(&str, u64, u64, Get, Set); 15] = [
-    (
-        "failure_threshold",
-        1,
-        1_000_000,
-        |c| c.breaker.failure_threshold.into(),
-        |c, v| c.breaker.failure_threshold = v as u32,
-    ),
-    (
-        "minimum_calls",
-        1,
-        1_000_000,
-        |c| c.breaker.minimum_calls.into(),
-        |c, v| c.breaker.minimum_calls = v as u32,
-    ),
-    (
-        "reset_timeout_ms",
-        1,
-        86_400_000,
-        |c| ms(c.breaker.reset_timeout),
-        |c, v| c.breaker.reset_timeout = Duration::from_millis(v),
-    ),
-    (
-        "half_open_max",
-        1,
-        10_000,
-        |c| c.breaker.half_open_max.into(),
-        |c, v| c.breaker.half_open_max = v as u32,
-    ),
-    (
-        "window_ms",
-        1,
-        3_600_000,
-        |c| ms(c.breaker.window),
-        |c, v| c.breaker.window = Duration::from_millis(v),
-    ),
-    (
-        "bulkhead_max_concurrent",
-        0,
-        MAX_PERMITS,
-        |c| c.bulkhead.max_concurrent.map_or(0, u64::from),
-        |c, v| c.bulkhead.max_concurrent = (v > 0).then_some(v as u32),
-    ),
-    (
-        "bulkhead_max_queue",
-        0,
-        1_000_000,
-        |c| c.bulkhead.max_queue.into(),
-        |c, v| c.bulkhead.max_queue = v as u32,
-    ),
-    (
-        "bulkhead_max_wait_ms",
-        0,
-        3_600_000,
-        |c| ms(c.bulkhead.max_wait),
-        |c, v| c.bulkhead.max_wait = Duration::from_millis(v),
-    ),
-    (
-        "max_retries",
-        0,
-        100,
-        |c| c.retry.max_retries.into(),
-        |c, v| c.retry.max_retries = v as u32,
-    ),
-    (
-        "backoff",
-        0,
-        2,
-        |c| c.retry.backoff as u64,
-        |c, v| {
-            c.retry.backoff = [Backoff::Constant, Backoff::Linear, Backoff::Exponential][v as usize]
-        },
-    ),
-    (
-        "jitter",
-        0,
-        3,
-        |c| c.retry.jitter as u64,
-        |c, v| {
-            c.retry.jitter = [
-                Jitter::None,
-                Jitter::Full,
-                Jitter::Equal,
-                Jitter::Decorrelated,
-            ][v as usize]
-        },
-    ),
-    (
-        "backoff_initial_ms",
-        0,
-        3_600_000,
-        |c| ms(c.retry.initial),
-        |c, v| c.retry.initial = Duration::from_millis(v),
-    ),
-    (
-        "backoff_max_ms",
-        0,
-        3_600_000,
-        |c| ms(c.retry.max_delay),
-        |c, v| c.retry.max_delay = Duration::from_millis(v),
-    ),
-    (
-        "retry_budget_permille",
-        0,
-        1_000,
-        |c| c.retry.budget_permille.into(),
-        |c, v| c.retry.budget_permille = v as u32,
-    ),
-    (
-        "adaptive",
-        0,
-        1,
-        |c| c.adaptive.enabled.into(),
-        |c, v| c.adaptive.enabled = v == 1,
-    ),
-];
 
 impl Resilience {
     fn names(control: &Control) -> Vec<(u16, String)> {

@@ -161,7 +161,7 @@ fn topic_config() -> TopicConfig {
 fn ensure_topic(bus: &Bus) -> Result<(), ResilienceError> {
     match bus.create_topic(STATE_TOPIC, topic_config()) {
         Ok(()) | Err(BusError::TopicExists(_)) => Ok(()),
-        Err(e) => Err(ResilienceError::Bus(e.to_string())),
+        Err(e) => Err(bus_err(e)),
     }
 }
 
@@ -183,7 +183,6 @@ pub(crate) struct Share {
 impl Share {
     pub(crate) fn attach(bus: &Bus, mode: ShareMode) -> Result<Share, ResilienceError> {
         ensure_topic(bus)?;
-        let bus_err = |e: BusError| ResilienceError::Bus(e.to_string());
         Ok(Share {
             mode,
             publisher: bus.publisher(STATE_TOPIC).map_err(bus_err)?,
@@ -261,7 +260,6 @@ impl InProcessLink {
     /// Joins `buses`, each with the node id of the engine that shares over
     /// it. Creates the state topic where absent.
     pub fn new(buses: &[(&Bus, u32)]) -> Result<InProcessLink, ResilienceError> {
-        let bus_err = |e: BusError| ResilienceError::Bus(e.to_string());
         let mut ends = Vec::with_capacity(buses.len());
         for (bus, node) in buses {
             ensure_topic(bus)?;
@@ -342,4 +340,8 @@ mod tests {
             let _ = decode_transition(&bytes);
         }
     }
+}
+
+fn bus_err(e: BusError) -> ResilienceError {
+    ResilienceError::Bus(e.to_string())
 }

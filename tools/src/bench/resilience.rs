@@ -96,14 +96,10 @@ fn run(opts: &BenchOptions, progress: &mut Progress) -> Result<ScenarioResult, B
     let tick_ns_per_breaker = median(&mut per_breaker);
 
     progress.step("tick over 1,000,000 idle breakers");
-    let mut idle: Vec<f64> = (0..tick_rounds)
-        .map(|_| {
-            let t0 = Instant::now();
-            many.tick();
-            t0.elapsed().as_nanos() as f64 / BREAKERS as f64
-        })
-        .collect();
-    let tick_ns_per_idle_breaker = median(&mut idle);
+    let tick_ns_per_idle_breaker = ns_per_unit(tick_rounds, || {
+        many.tick();
+        BREAKERS as u64
+    });
 
     Ok(ScenarioResult {
         name: "resilience",
