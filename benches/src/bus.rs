@@ -194,17 +194,56 @@ pub fn keel_latency(rate_per_s: u64, duration: Duration) -> Histogram<u64> {
         }
         h
     });
+    pace(origin, rate_per_s, total, |now| {
+        publisher.publish_word(None, now).expect("in limits");
+    });
+    consumer.join().expect("consumer")
+}
+
+/// The raw `disruptor` crate's publish-to-handler latency under the same
+/// pacing as [`keel_latency`] (single producer, one event poller that
+/// spins): the floor this machine sets for any ring at that rate, since a
+/// spinning consumer that loses its vCPU for a while delays every message
+/// that arrives meanwhile. Returns the histogram (ns).
+pub fn disruptor_latency(rate_per_s: u64, duration: Duration) -> Histogram<u64> {
+    let (mut poller, builder) =
+        build_single_producer(CAPACITY, || 0u64, BusySpinWithSpinLoopHint).new_event_poller();
+    let mut producer = builder.build();
+    let origin = Instant::now();
+    let total = rate_per_s * duration.as_millis() as u64 / 1_000;
+    let consumer = std::thread::spawn(move || {
+        let mut h = Histogram::<u64>::new_with_bounds(1, 10_000_000_000, 3).expect("static bounds");
+        let mut seen = 0u64;
+        while seen < total {
+            let Ok(mut events) = poller.take(u64::MAX) else {
+                std::hint::spin_loop();
+                continue;
+            };
+            for &sent in &mut events {
+                let now = origin.elapsed().as_nanos() as u64;
+                h.saturating_record(now.saturating_sub(sent).max(1));
+                seen += 1;
+            }
+        }
+        h
+    });
+    pace(origin, rate_per_s, total, |now| {
+        producer.publish(|e| *e = now)
+    });
+    consumer.join().expect("consumer")
+}
+
+/// Calls `send(now_ns)` `total` times, the i-th at `i / rate_per_s`
+/// seconds after `origin` (spinning until then), with the time it sends.
+fn pace(origin: Instant, rate_per_s: u64, total: u64, mut send: impl FnMut(u64)) {
     let interval_ns = 1_000_000_000 / rate_per_s.max(1);
     for i in 0..total {
         let due = i * interval_ns;
         while (origin.elapsed().as_nanos() as u64) < due {
             std::hint::spin_loop();
         }
-        publisher
-            .publish_word(None, origin.elapsed().as_nanos() as u64)
-            .expect("in limits");
+        send(origin.elapsed().as_nanos() as u64);
     }
-    consumer.join().expect("consumer")
 }
 
 /// Messages per second for `n` messages moved in `elapsed`.
@@ -227,6 +266,8 @@ mod tests {
         crossbeam(10_000);
         std_mpsc(10_000);
         let h = keel_latency(100_000, Duration::from_millis(20));
+        assert_eq!(h.len(), 2_000);
+        let h = disruptor_latency(100_000, Duration::from_millis(20));
         assert_eq!(h.len(), 2_000);
     }
 }

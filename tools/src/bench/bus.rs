@@ -4,7 +4,9 @@
 
 use std::time::Duration;
 
-use keel_benches::bus::{crossbeam, keel, keel_latency, rate, raw_disruptor, std_mpsc};
+use keel_benches::bus::{
+    crossbeam, disruptor_latency, keel, keel_latency, rate, raw_disruptor, std_mpsc,
+};
 
 use super::measure::median;
 use super::{BenchError, BenchOptions, Comparison, Progress, Scenario, ScenarioResult};
@@ -14,8 +16,9 @@ pub fn scenario() -> Scenario {
         name: "bus",
         about: "1 producer -> 1 consumer, u64 payloads: Keel single and batch-64 publish vs the raw disruptor \
                 (single, batch-64), crossbeam-channel bounded(65536), std sync_channel(65536); Keel \
-                publish-to-handler latency p50/p99 at 1,000,000 msgs/s offered",
-        steps: 7,
+                publish-to-handler latency p50/p99 at 1,000,000 msgs/s offered, and the raw disruptor's \
+                under the same pacing (the machine's floor)",
+        steps: 8,
         run,
     }
 }
@@ -45,6 +48,8 @@ fn run(opts: &BenchOptions, progress: &mut Progress) -> Result<ScenarioResult, B
     let std = median_rate(rounds, n, || std_mpsc(n));
     progress.step("keel latency at 1M msgs/s offered");
     let h = keel_latency(1_000_000, latency_for);
+    progress.step("raw disruptor latency at 1M msgs/s offered");
+    let floor = disruptor_latency(1_000_000, latency_for);
     Ok(ScenarioResult {
         name: "bus",
         metrics: vec![
@@ -61,6 +66,14 @@ fn run(opts: &BenchOptions, progress: &mut Progress) -> Result<ScenarioResult, B
             (
                 "keel_p99_latency_ns_at_1m",
                 h.value_at_quantile(0.99) as f64,
+            ),
+            (
+                "disruptor_p50_latency_ns_at_1m",
+                floor.value_at_quantile(0.50) as f64,
+            ),
+            (
+                "disruptor_p99_latency_ns_at_1m",
+                floor.value_at_quantile(0.99) as f64,
             ),
         ],
         comparisons: vec![
@@ -100,16 +113,16 @@ fn run(opts: &BenchOptions, progress: &mut Progress) -> Result<ScenarioResult, B
                 lower_is_better: false,
             },
             Comparison {
-                what: "latency p50 at 1M msgs/s",
+                what: "latency p50 at 1M msgs/s vs raw disruptor",
                 keel: "keel_p50_latency_ns_at_1m",
-                peer: None,
+                peer: Some("disruptor_p50_latency_ns_at_1m"),
                 unit: "ns",
                 lower_is_better: true,
             },
             Comparison {
-                what: "latency p99 at 1M msgs/s",
+                what: "latency p99 at 1M msgs/s vs raw disruptor",
                 keel: "keel_p99_latency_ns_at_1m",
-                peer: None,
+                peer: Some("disruptor_p99_latency_ns_at_1m"),
                 unit: "ns",
                 lower_is_better: true,
             },
