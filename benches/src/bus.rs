@@ -181,23 +181,14 @@ pub fn keel_latency(rate_per_s: u64, duration: Duration) -> Histogram<u64> {
     let mut sub = bus.subscribe("bench", "g0").expect("group exists");
     sub.set_wait_strategy(WaitStrategy::Spin);
     let mut publisher = bus.publisher("bench").expect("topic exists");
-    let origin = Instant::now();
-    let total = rate_per_s * duration.as_millis() as u64 / 1_000;
-    let consumer = std::thread::spawn(move || {
-        let mut h = Histogram::<u64>::new_with_bounds(1, 10_000_000_000, 3).expect("static bounds");
-        let mut seen = 0u64;
-        while seen < total {
-            seen += sub.poll_wait(Duration::from_millis(100), |m| {
-                let now = origin.elapsed().as_nanos() as u64;
-                h.saturating_record(now.saturating_sub(m.word).max(1));
-            }) as u64;
-        }
-        h
-    });
-    pace(origin, rate_per_s, total, |now| {
-        publisher.publish_word(None, now).expect("in limits");
-    });
-    consumer.join().expect("consumer")
+    paced_latency(
+        rate_per_s,
+        duration,
+        move |rec| sub.poll_wait(Duration::from_millis(100), |m| rec.record(m.word)) as u64,
+        |now| {
+            publisher.publish_word(None, now).expect("in limits");
+        },
+    )
 }
 
 /// The raw `disruptor` crate's publish-to-handler latency under the same
@@ -209,33 +200,65 @@ pub fn disruptor_latency(rate_per_s: u64, duration: Duration) -> Histogram<u64> 
     let (mut poller, builder) =
         build_single_producer(CAPACITY, || 0u64, BusySpinWithSpinLoopHint).new_event_poller();
     let mut producer = builder.build();
+    paced_latency(
+        rate_per_s,
+        duration,
+        move |rec| {
+            let Ok(mut events) = poller.take(u64::MAX) else {
+                std::hint::spin_loop();
+                return 0;
+            };
+            let mut n = 0;
+            for &sent in &mut events {
+                rec.record(sent);
+                n += 1;
+            }
+            n
+        },
+        |now| producer.publish(|e| *e = now),
+    )
+}
+
+/// Records a message's latency: now (ns since the run's origin) minus the
+/// send time it carries.
+struct LatencyRecorder {
+    origin: Instant,
+    histogram: Histogram<u64>,
+}
+
+impl LatencyRecorder {
+    #[inline]
+    fn record(&mut self, sent_ns: u64) {
+        let now = self.origin.elapsed().as_nanos() as u64;
+        self.histogram
+            .saturating_record(now.saturating_sub(sent_ns).max(1));
+    }
+}
+
+/// Offers `rate_per_s` messages a second for `duration`: `send(now_ns)` is
+/// called for the i-th at `i / rate_per_s` seconds after the origin
+/// (spinning until then) with the time it sends, while a consumer thread
+/// calls `poll` (which records each message it takes and returns how
+/// many) until it has them all. Returns the latency histogram (ns).
+fn paced_latency(
+    rate_per_s: u64,
+    duration: Duration,
+    mut poll: impl FnMut(&mut LatencyRecorder) -> u64 + Send + 'static,
+    mut send: impl FnMut(u64),
+) -> Histogram<u64> {
     let origin = Instant::now();
     let total = rate_per_s * duration.as_millis() as u64 / 1_000;
     let consumer = std::thread::spawn(move || {
-        let mut h = Histogram::<u64>::new_with_bounds(1, 10_000_000_000, 3).expect("static bounds");
+        let mut rec = LatencyRecorder {
+            origin,
+            histogram: Histogram::new_with_bounds(1, 10_000_000_000, 3).expect("static bounds"),
+        };
         let mut seen = 0u64;
         while seen < total {
-            let Ok(mut events) = poller.take(u64::MAX) else {
-                std::hint::spin_loop();
-                continue;
-            };
-            for &sent in &mut events {
-                let now = origin.elapsed().as_nanos() as u64;
-                h.saturating_record(now.saturating_sub(sent).max(1));
-                seen += 1;
-            }
+            seen += poll(&mut rec);
         }
-        h
+        rec.histogram
     });
-    pace(origin, rate_per_s, total, |now| {
-        producer.publish(|e| *e = now)
-    });
-    consumer.join().expect("consumer")
-}
-
-/// Calls `send(now_ns)` `total` times, the i-th at `i / rate_per_s`
-/// seconds after `origin` (spinning until then), with the time it sends.
-fn pace(origin: Instant, rate_per_s: u64, total: u64, mut send: impl FnMut(u64)) {
     let interval_ns = 1_000_000_000 / rate_per_s.max(1);
     for i in 0..total {
         let due = i * interval_ns;
@@ -244,6 +267,7 @@ fn pace(origin: Instant, rate_per_s: u64, total: u64, mut send: impl FnMut(u64))
         }
         send(origin.elapsed().as_nanos() as u64);
     }
+    consumer.join().expect("consumer")
 }
 
 /// Messages per second for `n` messages moved in `elapsed`.

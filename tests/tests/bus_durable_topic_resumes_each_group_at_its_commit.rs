@@ -23,6 +23,14 @@ fn bus_on(disk: &SimDisk) -> Bus {
     bus_on_sim(disk, 8 << 10)
 }
 
+/// A bus over `disk` with the durable topic "orders" created (again).
+fn orders_on(disk: &SimDisk, policy: FullPolicy, partitions: Option<usize>) -> Bus {
+    let bus = bus_on(disk);
+    bus.create_topic("orders", durable(policy, partitions))
+        .unwrap();
+    bus
+}
+
 fn durable(policy: FullPolicy, partitions: Option<usize>) -> TopicConfig {
     TopicConfig {
         partitions,
@@ -63,6 +71,11 @@ fn drain(bus: &Bus, sub: &mut Subscriber, tick: &mut u64) -> Vec<Got> {
     drain_all(bus, &mut [sub], tick).remove(0)
 }
 
+/// The words of delivered messages, in delivery order.
+fn words(got: &[Got]) -> Vec<u64> {
+    got.iter().map(|m| m.2).collect()
+}
+
 /// Per partition, the words in publish order (the model).
 fn model() -> BTreeMap<u32, Vec<u64>> {
     let mut by_partition: BTreeMap<u32, Vec<u64>> = BTreeMap::new();
@@ -76,9 +89,7 @@ fn model() -> BTreeMap<u32, Vec<u64>> {
 #[test]
 fn each_group_resumes_at_its_last_commit_after_a_power_cut() {
     let disk = SimDisk::new();
-    let bus = bus_on(&disk);
-    bus.create_topic("orders", durable(FullPolicy::Spill, Some(PARTITIONS)))
-        .unwrap();
+    let bus = orders_on(&disk, FullPolicy::Spill, Some(PARTITIONS));
     let mut a = bus.subscribe("orders", "a").unwrap();
     let mut b = bus.subscribe("orders", "b").unwrap();
     let mut p = bus.publisher("orders").unwrap();
@@ -130,9 +141,7 @@ fn each_group_resumes_at_its_last_commit_after_a_power_cut() {
     // Policy "always": every publish was durable when it returned.
     disk.power_cut();
 
-    let bus = bus_on(&disk);
-    bus.create_topic("orders", durable(FullPolicy::Spill, Some(PARTITIONS)))
-        .unwrap();
+    let bus = orders_on(&disk, FullPolicy::Spill, Some(PARTITIONS));
     let mut a = bus.subscribe("orders", "a").unwrap();
     let mut b = bus.subscribe("orders", "b").unwrap();
     let mut again = drain_all(&bus, &mut [&mut a, &mut b], &mut tick);
@@ -164,9 +173,7 @@ fn each_group_resumes_at_its_last_commit_after_a_power_cut() {
 #[test]
 fn a_full_ring_under_refuse_appends_nothing() {
     let disk = SimDisk::new();
-    let bus = bus_on(&disk);
-    bus.create_topic("orders", durable(FullPolicy::Refuse, Some(1)))
-        .unwrap();
+    let bus = orders_on(&disk, FullPolicy::Refuse, Some(1));
     let _held = bus.subscribe("orders", "a").unwrap();
     let mut p = bus.publisher("orders").unwrap();
     let mut accepted = Vec::new();
@@ -181,21 +188,20 @@ fn a_full_ring_under_refuse_appends_nothing() {
     drop((p, _held, bus));
     disk.power_cut();
 
-    let bus = bus_on(&disk);
-    bus.create_topic("orders", durable(FullPolicy::Refuse, Some(1)))
-        .unwrap();
+    let bus = orders_on(&disk, FullPolicy::Refuse, Some(1));
     let mut a = bus.subscribe("orders", "a").unwrap();
     let mut tick = 0;
-    let words: Vec<u64> = drain(&bus, &mut a, &mut tick).iter().map(|m| m.2).collect();
-    assert_eq!(words, accepted, "the refused ones were never written");
+    assert_eq!(
+        words(&drain(&bus, &mut a, &mut tick)),
+        accepted,
+        "the refused ones were never written"
+    );
 }
 
 #[test]
 fn concurrent_waiting_producers_lose_nothing_and_a_full_commit_replays_nothing() {
     let disk = SimDisk::new();
-    let bus = Arc::new(bus_on(&disk));
-    bus.create_topic("orders", durable(FullPolicy::Wait, Some(2)))
-        .unwrap();
+    let bus = Arc::new(orders_on(&disk, FullPolicy::Wait, Some(2)));
     let mut a = bus.subscribe("orders", "a").unwrap();
     let mut b = bus.subscribe("orders", "b").unwrap();
     const PRODUCERS: u64 = 3;
@@ -236,9 +242,7 @@ fn concurrent_waiting_producers_lose_nothing_and_a_full_commit_replays_nothing()
     drop(bus);
     disk.power_cut();
 
-    let bus = bus_on(&disk);
-    bus.create_topic("orders", durable(FullPolicy::Wait, Some(2)))
-        .unwrap();
+    let bus = orders_on(&disk, FullPolicy::Wait, Some(2));
     let mut a = bus.subscribe("orders", "a").unwrap();
     let mut tick = 0;
     assert!(drain(&bus, &mut a, &mut tick).is_empty());
@@ -299,17 +303,15 @@ fn durable_topics_refuse_bad_shapes_with_typed_errors() {
     let mut a = bus.subscribe("t", "a").unwrap();
     assert_eq!(a.partitions().len(), 3, "adopts the logs on disk");
     let mut tick = 0;
-    let mut words: Vec<u64> = drain(&bus, &mut a, &mut tick).iter().map(|m| m.2).collect();
-    words.sort_unstable();
-    assert_eq!(words, (0..6).collect::<Vec<_>>());
+    let mut got = words(&drain(&bus, &mut a, &mut tick));
+    got.sort_unstable();
+    assert_eq!(got, (0..6).collect::<Vec<_>>());
 }
 
 #[test]
 fn a_position_past_a_damaged_logs_end_resumes_at_the_end_not_beyond() {
     let disk = SimDisk::new();
-    let bus = bus_on(&disk);
-    bus.create_topic("orders", durable(FullPolicy::Wait, Some(1)))
-        .unwrap();
+    let bus = orders_on(&disk, FullPolicy::Wait, Some(1));
     let mut p = bus.publisher("orders").unwrap();
     for i in 0..3 {
         p.publish_word(None, i).unwrap();
@@ -322,9 +324,7 @@ fn a_position_past_a_damaged_logs_end_resumes_at_the_end_not_beyond() {
     offsets.commit("a", 100).unwrap();
     drop(offsets);
 
-    let bus = bus_on(&disk);
-    bus.create_topic("orders", durable(FullPolicy::Wait, Some(1)))
-        .unwrap();
+    let bus = orders_on(&disk, FullPolicy::Wait, Some(1));
     let (mut a, mut b) = (
         bus.subscribe("orders", "a").unwrap(),
         bus.subscribe("orders", "b").unwrap(),
@@ -333,7 +333,6 @@ fn a_position_past_a_damaged_logs_end_resumes_at_the_end_not_beyond() {
     p.publish_word(None, 42).unwrap();
     let mut tick = 0;
     let got = drain_all(&bus, &mut [&mut a, &mut b], &mut tick);
-    let words = |g: &Vec<Got>| g.iter().map(|m| m.2).collect::<Vec<_>>();
     assert_eq!(
         words(&got[0]),
         vec![42],
