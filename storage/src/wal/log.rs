@@ -439,7 +439,13 @@ impl PartitionLog {
     /// Blocks until the receipt's record is durable, syncing now if no
     /// sync is already running (joins it otherwise). Never spins.
     pub fn wait(&self, receipt: &Receipt) -> Result<(), WalError> {
-        self.shared.wait_durable(receipt.sequence)
+        self.wait_for(receipt.sequence)
+    }
+
+    /// Blocks until the record at `sequence` (and every one before it) is
+    /// durable, like [`PartitionLog::wait`] for a receipt's sequence.
+    pub fn wait_for(&self, sequence: u64) -> Result<(), WalError> {
+        self.shared.wait_durable(sequence)
     }
 
     /// Whether the receipt's record is durable already.

@@ -12,7 +12,7 @@ use keel_engine::bus::{Appended, DurableLog, DurableLogError, DurableLogs, LogSt
 use super::io::Backend;
 use super::log::{LogOptions, PartitionLog};
 use super::offsets::ConsumerOffsets;
-use super::sync::{Durability, Receipt};
+use super::sync::Durability;
 use crate::backing_store::validate_key;
 
 fn failed(op: &'static str, e: impl std::fmt::Display) -> DurableLogError {
@@ -73,11 +73,7 @@ impl DurableLog for WalDurableLog {
     }
 
     fn wait(&self, sequence: u64) -> Result<(), DurableLogError> {
-        let receipt = Receipt {
-            sequence,
-            durability: Durability::OnWait,
-        };
-        self.log.wait(&receipt).map_err(|e| failed("sync", e))
+        self.log.wait_for(sequence).map_err(|e| failed("sync", e))
     }
 
     fn read(
@@ -119,13 +115,11 @@ impl DurableLog for WalDurableLog {
     }
 
     fn commit(&self, consumer: &str, next: u64) -> Result<(), DurableLogError> {
-        if next > self.log.next_sequence() {
+        let end = self.log.next_sequence();
+        if next > end {
             return Err(failed(
                 "commit",
-                format!(
-                    "position {next} is past the log's end {}",
-                    self.log.next_sequence()
-                ),
+                format!("position {next} is past the log's end {end}"),
             ));
         }
         // A position never runs ahead of the durable records: after a

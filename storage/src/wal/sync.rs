@@ -243,9 +243,9 @@ impl GroupCommit {
                 }
                 Err(e) => {
                     // Every waiter retries and meets the sticky failure.
-                    for (_, thread) in st.waiting.drain(..) {
-                        thread.unpark();
-                    }
+                    let wake = st.waiting.drain(..).map(|(_, t)| t).collect();
+                    drop(st);
+                    unpark_all(wake);
                     return Err(e);
                 }
             }
