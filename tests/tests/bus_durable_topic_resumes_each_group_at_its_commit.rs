@@ -340,3 +340,26 @@ fn a_position_past_a_damaged_logs_end_resumes_at_the_end_not_beyond() {
     );
     assert_eq!(words(&got[1]), vec![0, 1, 2, 42]);
 }
+
+#[test]
+fn a_batch_larger_than_the_ring_is_refused_with_or_without_a_backlog() {
+    let disk = SimDisk::new();
+    let bus = orders_on(&disk, FullPolicy::Spill, Some(1));
+    let _held = bus.subscribe("orders", "a").unwrap();
+    let mut p = bus.publisher("orders").unwrap();
+    let too_many = vec![0u64; RING + 1];
+    let too_large = |r| matches!(r, Err(BusError::PayloadTooLarge { len, .. }) if len == RING + 1);
+    assert!(too_large(p.publish_words(None, &too_many)), "no backlog");
+    for i in 0..=RING as u64 {
+        p.publish_word(None, i).unwrap();
+    }
+    assert_eq!(
+        p.publish_word(None, 0).unwrap(),
+        PublishOutcome::Spilled,
+        "a backlog now"
+    );
+    assert!(
+        too_large(p.publish_words(None, &too_many)),
+        "behind a backlog"
+    );
+}

@@ -42,7 +42,7 @@ use crossbeam_utils::CachePadded;
 use super::durable::{DurableLog, DurableLogError};
 use super::message::Envelope;
 use super::outcome::BusError;
-use super::topic::{bump, wait_for_room, FullPolicy, Rings, Topic};
+use super::topic::{bump, check_batch, wait_for_room, FullPolicy, Rings, Topic};
 
 /// Records one replay pass places at most (bounds the work of one tick or
 /// one publish).
@@ -503,7 +503,7 @@ impl LogLane {
     /// ahead of them (a partition lane: its attachment is the ring's only
     /// producer, so its head slot is the ring's head and room only grows
     /// until it publishes). Attaches the lane and moves it to the current
-    /// generation. Refuses a batch larger than the ring.
+    /// generation. Refuses a batch larger than the ring, backlog or not.
     fn room(
         &self,
         topic: &Topic,
@@ -511,9 +511,6 @@ impl LogLane {
         p: usize,
         n: usize,
     ) -> Result<bool, BusError> {
-        if st.cursor < st.end {
-            return Ok(false);
-        }
         if st.replayer.is_none() {
             st.replayer = Some(Rings::attach(topic)?);
         }
@@ -523,13 +520,8 @@ impl LogLane {
         // Relaxed: this lane is the head slot's only writer.
         let used = r.heads.head[p].load(Ordering::Relaxed) - r.generation.slowest_tail(p);
         r.slots.active.exit();
-        if n > size {
-            return Err(BusError::PayloadTooLarge {
-                len: n,
-                max: size as u64,
-            });
-        }
-        Ok(size as i64 - used >= n as i64)
+        check_batch(n, size)?;
+        Ok(st.cursor >= st.end && size as i64 - used >= n as i64)
     }
 
     /// Publishes `n` messages through a partition lane: under the lane's

@@ -9,7 +9,7 @@ use super::bus::BusShared;
 use super::lane::{LanePublish, LogLane, REPLAY_PASS_RECORDS_MAX};
 use super::message::{stable_hash, Envelope, FLAG_BACKPRESSURE, FLAG_KEYED};
 use super::outcome::{BusError, PublishOutcome, Refusal};
-use super::topic::{bump, wait_for_room, FullPolicy, Rings, Topic};
+use super::topic::{bump, check_batch, wait_for_room, FullPolicy, Rings, Topic};
 use crate::scalable::BackpressureState;
 
 /// (partition, key hash, flags) of one publish.
@@ -143,13 +143,7 @@ impl Publisher {
     }
 
     fn check_batch(&self, n: usize) -> Result<(), BusError> {
-        if n > self.ring_size {
-            return Err(BusError::PayloadTooLarge {
-                len: n,
-                max: self.ring_size as u64,
-            });
-        }
-        Ok(())
+        check_batch(n, self.ring_size)
     }
 
     /// Counts an enqueued publish, wakes readers, says how it went.
@@ -253,21 +247,21 @@ impl Publisher {
         let route = self.route(key, state);
         self.rings.slots.active.exit();
         let (partition, key_hash, flags) = route;
-        let topic = Arc::clone(&self.topic);
-        let lane = topic
+        let lane = self
+            .topic
             .lane(partition)
             .expect("a durable topic has a lane per partition");
         let (how, wait_for) = lane.publish(
-            &topic,
+            &self.topic,
             (key_hash, flags),
             n,
-            topic.config.full_policy,
+            self.topic.config.full_policy,
             &|i, e| fill(i, flags, key_hash, e),
         )?;
         if let Some(sequence) = wait_for {
             lane.log
                 .wait(sequence)
-                .map_err(|e| super::lane::log_error(&topic.name, e))?;
+                .map_err(|e| super::lane::log_error(&self.topic.name, e))?;
         }
         Ok(match how {
             LanePublish::Placed => self.accepted(n, state),

@@ -189,6 +189,18 @@ pub(crate) fn bump(counter: &AtomicU64, by: u64) {
     counter.store(counter.load(Ordering::Relaxed) + by, Ordering::Relaxed);
 }
 
+/// A batch of `n` messages must fit in one ring of `ring_size` slots (it is
+/// claimed at once).
+pub(crate) fn check_batch(n: usize, ring_size: usize) -> Result<(), BusError> {
+    if n > ring_size {
+        return Err(BusError::PayloadTooLarge {
+            len: n,
+            max: ring_size as u64,
+        });
+    }
+    Ok(())
+}
+
 /// A ring was full and the policy is to wait: spin briefly (readers
 /// usually free room within microseconds), then wake readers and back off
 /// without burning a core (yield, then short sleeps).
