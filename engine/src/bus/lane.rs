@@ -40,7 +40,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use crossbeam_utils::CachePadded;
 
 use super::durable::{DurableLog, DurableLogError};
-use super::message::Envelope;
+use super::message::{Envelope, OFFSET_MAX};
 use super::outcome::BusError;
 use super::topic::{bump, check_batch, wait_for_room, FullPolicy, Rings, Topic};
 
@@ -85,8 +85,8 @@ fn encode(
     for i in 0..n {
         fill(i, scratch);
         out.extend_from_slice(&scratch.word.to_le_bytes());
-        out.extend_from_slice(&(scratch.bytes.len() as u32).to_le_bytes());
-        out.extend_from_slice(&scratch.bytes);
+        out.extend_from_slice(&(scratch.bytes().len() as u32).to_le_bytes());
+        out.extend_from_slice(scratch.bytes());
     }
 }
 
@@ -201,7 +201,7 @@ fn place(
         let tail = rings.generation.slowest_tail(p);
         let fill = |_: usize, e: &mut Envelope| {
             e.fill(record.key_hash, record.flags, word, payload);
-            e.offset = sequence;
+            e.set_offset(sequence);
         };
         if rings.try_publish(p, 1, fill).is_err() {
             let blocked = Blocked {
@@ -282,6 +282,19 @@ pub(super) fn log_error(topic: &str, source: DurableLogError) -> BusError {
     BusError::DurableLog {
         topic: topic.to_owned(),
         source,
+    }
+}
+
+/// Refuses `n` appends from log sequence `first` on if the last would pass
+/// [`OFFSET_MAX`], the largest sequence an envelope carries.
+fn check_sequences(topic: &str, partition: usize, first: u64, n: usize) -> Result<(), BusError> {
+    match first.checked_add((n as u64).saturating_sub(1)) {
+        Some(last) if last <= OFFSET_MAX => Ok(()),
+        _ => Err(BusError::LogSequencesExhausted {
+            topic: topic.to_owned(),
+            partition,
+            max: OFFSET_MAX,
+        }),
     }
 }
 
@@ -558,6 +571,7 @@ impl LogLane {
             wait_for_room(topic, attempts);
         }
         let first = st.end;
+        check_sequences(&topic.name, p, first, n)?;
         let mut wait = false;
         for i in 0..n {
             let SpillState {
@@ -586,7 +600,7 @@ impl LogLane {
             let placed = r
                 .try_publish(p, n, |i, e| {
                     fill(i, e);
-                    e.offset = first + i as u64;
+                    e.set_offset(first + i as u64);
                 })
                 .is_ok();
             // After the head store, like a publisher's exit.
@@ -730,5 +744,16 @@ mod tests {
         let mut wrong_version = out;
         wrong_version[0] = 2;
         assert!(SpillRecord::decode(&wrong_version).is_err());
+    }
+
+    #[test]
+    fn appends_past_the_largest_carried_sequence_are_refused_by_name() {
+        assert!(check_sequences("t", 0, OFFSET_MAX - 3, 4).is_ok());
+        let err = check_sequences("t", 2, OFFSET_MAX - 3, 5).unwrap_err();
+        assert!(matches!(
+            err,
+            BusError::LogSequencesExhausted { ref topic, partition: 2, max: OFFSET_MAX } if topic == "t"
+        ));
+        assert!(check_sequences("t", 0, u64::MAX, 2).is_err());
     }
 }

@@ -144,6 +144,17 @@ pub enum BusError {
         #[source]
         source: DurableLogError,
     },
+    /// A durable topic's partition log reached the largest sequence a
+    /// message carries (2^56 - 1); the publish was not appended.
+    #[error("topic `{topic}` partition {partition}: its log would pass sequence {max}, the largest a message carries")]
+    LogSequencesExhausted {
+        /// The topic.
+        topic: String,
+        /// The partition whose log is full.
+        partition: usize,
+        /// The largest sequence a message carries.
+        max: u64,
+    },
     /// A record in the topic's spill log is not a bus spill record (the
     /// WAL checksum held, so it was written so, e.g. by another version):
     /// replay stops there rather than skip it.

@@ -153,20 +153,20 @@ impl Subscriber {
             let n = poller.drain(max, |envelope| {
                 sequence += 1;
                 if let Some(start) = start {
-                    if envelope.offset < start {
+                    if envelope.offset() < start {
                         return;
                     }
-                    next = Some(envelope.offset + 1);
+                    next = Some(envelope.offset() + 1);
                 }
                 handled += 1;
                 handler(Message {
                     partition: partition as u32,
                     sequence,
                     key_hash: envelope.key_hash,
-                    flags: envelope.flags,
+                    flags: envelope.flags(),
                     word: envelope.word,
-                    bytes: &envelope.bytes,
-                    offset: start.map(|_| envelope.offset),
+                    bytes: envelope.bytes(),
+                    offset: start.map(|_| envelope.offset()),
                 });
             });
             if let Some(next) = next {
