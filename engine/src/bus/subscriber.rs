@@ -152,11 +152,13 @@ impl Subscriber {
             let (mut handled, mut next) = (0usize, None);
             let n = poller.drain(max, |envelope| {
                 sequence += 1;
-                if let Some(start) = start {
-                    if envelope.offset() < start {
+                // Read once, and only on durable topics.
+                let offset = start.map(|_| envelope.offset());
+                if let (Some(start), Some(offset)) = (start, offset) {
+                    if offset < start {
                         return;
                     }
-                    next = Some(envelope.offset() + 1);
+                    next = Some(offset + 1);
                 }
                 handled += 1;
                 handler(Message {
@@ -166,7 +168,7 @@ impl Subscriber {
                     flags: envelope.flags(),
                     word: envelope.word,
                     bytes: envelope.bytes(),
-                    offset: start.map(|_| envelope.offset()),
+                    offset,
                 });
             });
             if let Some(next) = next {
