@@ -109,6 +109,12 @@ struct Failure {
 pub(crate) struct Writer {
     pub(crate) segments: Vec<SegmentMeta>,
     file: Arc<dyn BackendFile>,
+    /// A second handle on the active segment, for group-commit syncs. Linux
+    /// reports a writeback error to one `fsync` per open file description:
+    /// on one shared handle a roll's sync (under the writer lock) could run
+    /// beside a leader's, the leader take the error, and the roll succeed
+    /// and mark the lost records durable. Each handle sees every error.
+    sync_file: Arc<dyn BackendFile>,
     buf: Vec<u8>,
     /// File offset of `buf[0]`.
     buf_offset: u64,
@@ -244,7 +250,10 @@ impl Shared {
         }
         self.commit.publish(w.next_sequence);
         w.unsynced_records = 0;
-        let (file, meta) = match self.create_segment(w.next_sequence) {
+        let next = self
+            .create_segment(w.next_sequence)
+            .and_then(|(file, meta)| Ok((file, self.open_sync_file(&meta.path)?, meta)));
+        let (file, sync_file, meta) = match next {
             Ok(v) => v,
             Err(e) => {
                 let path = self.segment_path(w.next_sequence);
@@ -258,11 +267,20 @@ impl Shared {
         };
         w.buf_offset = meta.end_offset;
         w.file = file;
+        w.sync_file = sync_file;
         w.segments.push(meta);
         Ok(())
     }
 
-    /// Flushes and syncs; returns the sequence below which all is durable.
+    /// Opens the group-commit sync handle of the segment at `path`.
+    fn open_sync_file(&self, path: &Path) -> Result<Arc<dyn BackendFile>, WalError> {
+        self.backend
+            .open(path)
+            .map_err(|e| WalError::io("open", path, e))
+    }
+
+    /// Flushes and syncs through the sync handle; returns the sequence
+    /// below which all is durable.
     fn sync(&self) -> Result<u64, WalError> {
         let (file, end, path) = {
             let mut w = lock(&self.writer);
@@ -270,7 +288,11 @@ impl Shared {
             w.flush()?;
             w.unsynced_records = 0;
             w.last_sync = Instant::now();
-            (w.file.clone(), w.next_sequence, w.active().path.clone())
+            (
+                w.sync_file.clone(),
+                w.next_sequence,
+                w.active().path.clone(),
+            )
         };
         // Relaxed: a statistic; nothing is published through it (partner:
         // the Relaxed load in `PartitionLog::syncs`).
@@ -279,6 +301,20 @@ impl Shared {
             return Err(lock(&self.writer).fail("fdatasync", &path, e));
         }
         Ok(end)
+    }
+
+    /// Makes every record appended so far durable (joining a sync in
+    /// flight that covers them).
+    fn sync_all(&self) -> Result<(), WalError> {
+        let next = {
+            let w = lock(&self.writer);
+            w.check(&self.dir)?;
+            w.next_sequence
+        };
+        match next.checked_sub(1) {
+            Some(last) => self.wait_durable(last),
+            None => Ok(()),
+        }
     }
 
     fn wait_durable(&self, sequence: u64) -> Result<(), WalError> {
@@ -308,6 +344,7 @@ impl PartitionLog {
             writer: Mutex::new(Writer {
                 segments: Vec::new(),
                 file: Arc::new(NoFile),
+                sync_file: Arc::new(NoFile),
                 buf: Vec::with_capacity(WRITE_BUFFER_BYTES),
                 buf_offset: 0,
                 next_sequence,
@@ -319,7 +356,7 @@ impl PartitionLog {
             cursor: Mutex::new(ReadCursor::default()),
             syncs: AtomicU64::new(0),
         };
-        let file = match segments.last() {
+        let (file, sync_path) = match segments.last() {
             Some(last) => {
                 let file = shared
                     .backend
@@ -328,19 +365,22 @@ impl PartitionLog {
                 // What recovery found may still be only in the page cache.
                 file.sync_data()
                     .map_err(|e| WalError::io("fdatasync", &last.path, e))?;
-                file
+                (file, last.path.clone())
             }
             None => {
                 let (file, meta) = shared.create_segment(next_sequence)?;
+                let path = meta.path.clone();
                 segments.push(meta);
-                file
+                (file, path)
             }
         };
+        let sync_file = shared.open_sync_file(&sync_path)?;
         {
             let w = shared.writer.get_mut().unwrap_or_else(|e| e.into_inner());
             w.buf_offset = segments.last().map_or(0, |s| s.end_offset);
             w.segments = segments;
             w.file = file;
+            w.sync_file = sync_file;
         }
         let shared = Arc::new(shared);
         let flusher = (options.fsync == FsyncPolicy::EveryMs)
@@ -456,15 +496,7 @@ impl PartitionLog {
     /// Makes every record appended so far durable. Fails (sticky) once a
     /// write or sync of the log has failed.
     pub fn sync(&self) -> Result<(), WalError> {
-        let next = {
-            let w = lock(&self.shared.writer);
-            w.check(&self.shared.dir)?;
-            w.next_sequence
-        };
-        match next.checked_sub(1) {
-            Some(last) => self.shared.wait_durable(last),
-            None => Ok(()),
-        }
+        self.shared.sync_all()
     }
 
     /// `fdatasync` calls made for appends so far (rolls excluded).
@@ -699,7 +731,7 @@ impl Flusher {
                 };
                 let pending = lock(&shared.writer).unsynced_records > 0;
                 // A failure is sticky in the writer: the next append reports it.
-                if pending && shared.sync().map(|end| shared.commit.publish(end)).is_err() {
+                if pending && shared.sync_all().is_err() {
                     return;
                 }
             })
