@@ -108,13 +108,7 @@ struct Failure {
 #[derive(Debug)]
 pub(crate) struct Writer {
     pub(crate) segments: Vec<SegmentMeta>,
-    file: Arc<dyn BackendFile>,
-    /// A second handle on the active segment, for group-commit syncs. Linux
-    /// reports a writeback error to one `fsync` per open file description:
-    /// on one shared handle a roll's sync (under the writer lock) could run
-    /// beside a leader's, the leader take the error, and the roll succeed
-    /// and mark the lost records durable. Each handle sees every error.
-    sync_file: Arc<dyn BackendFile>,
+    files: SegmentFiles,
     buf: Vec<u8>,
     /// File offset of `buf[0]`.
     buf_offset: u64,
@@ -122,6 +116,19 @@ pub(crate) struct Writer {
     unsynced_records: u64,
     last_sync: Instant,
     failed: Option<Failure>,
+}
+
+/// The active segment's two handles. `write` takes the appends and is
+/// synced when the segment is rolled (under the writer lock); `sync` is a
+/// second open of the same file for group-commit syncs, which run outside
+/// that lock. Linux reports a writeback error to one `fsync` per open file
+/// description: on one shared handle a roll's sync could run beside a
+/// leader's, the leader take the error, and the roll succeed and mark the
+/// lost records durable. Each handle sees every error.
+#[derive(Debug)]
+struct SegmentFiles {
+    write: Arc<dyn BackendFile>,
+    sync: Arc<dyn BackendFile>,
 }
 
 #[derive(Debug, Clone, Copy, Default)]
@@ -200,7 +207,7 @@ impl Writer {
         if self.buf.is_empty() {
             return Ok(());
         }
-        if let Err(e) = self.file.write_at(&self.buf, self.buf_offset) {
+        if let Err(e) = self.files.write.write_at(&self.buf, self.buf_offset) {
             let path = self.active().path.clone();
             return Err(self.fail("write", &path, e));
         }
@@ -215,8 +222,9 @@ impl Shared {
         self.dir.join(segment::file_name(base))
     }
 
-    /// Creates, preallocates, heads and syncs a new segment file.
-    fn create_segment(&self, base: u64) -> Result<(Arc<dyn BackendFile>, SegmentMeta), WalError> {
+    /// Creates, preallocates, heads and syncs a new segment file; opens
+    /// its sync handle.
+    fn create_segment(&self, base: u64) -> Result<(SegmentFiles, SegmentMeta), WalError> {
         let path = self.segment_path(base);
         let size = self.options.segment_bytes;
         let file = self
@@ -238,22 +246,34 @@ impl Shared {
             end_offset: SEGMENT_HEADER_BYTES as u64,
             last_timestamp_ns: 0,
         };
-        Ok((file, meta))
+        let sync = self.open(&meta.path)?;
+        Ok((SegmentFiles { write: file, sync }, meta))
+    }
+
+    /// Opens an existing segment's two handles.
+    fn open_segment(&self, path: &Path) -> Result<SegmentFiles, WalError> {
+        Ok(SegmentFiles {
+            write: self.open(path)?,
+            sync: self.open(path)?,
+        })
+    }
+
+    fn open(&self, path: &Path) -> Result<Arc<dyn BackendFile>, WalError> {
+        self.backend
+            .open(path)
+            .map_err(|e| WalError::io("open", path, e))
     }
 
     /// Seals the active segment (flush, sync) and starts the next one.
     fn roll(&self, w: &mut Writer) -> Result<(), WalError> {
         w.flush()?;
-        if let Err(e) = w.file.sync_data() {
+        if let Err(e) = w.files.write.sync_data() {
             let path = w.active().path.clone();
             return Err(w.fail("fdatasync", &path, e));
         }
         self.commit.publish(w.next_sequence);
         w.unsynced_records = 0;
-        let next = self
-            .create_segment(w.next_sequence)
-            .and_then(|(file, meta)| Ok((file, self.open_sync_file(&meta.path)?, meta)));
-        let (file, sync_file, meta) = match next {
+        let (files, meta) = match self.create_segment(w.next_sequence) {
             Ok(v) => v,
             Err(e) => {
                 let path = self.segment_path(w.next_sequence);
@@ -266,17 +286,9 @@ impl Shared {
             }
         };
         w.buf_offset = meta.end_offset;
-        w.file = file;
-        w.sync_file = sync_file;
+        w.files = files;
         w.segments.push(meta);
         Ok(())
-    }
-
-    /// Opens the group-commit sync handle of the segment at `path`.
-    fn open_sync_file(&self, path: &Path) -> Result<Arc<dyn BackendFile>, WalError> {
-        self.backend
-            .open(path)
-            .map_err(|e| WalError::io("open", path, e))
     }
 
     /// Flushes and syncs through the sync handle; returns the sequence
@@ -289,7 +301,7 @@ impl Shared {
             w.unsynced_records = 0;
             w.last_sync = Instant::now();
             (
-                w.sync_file.clone(),
+                w.files.sync.clone(),
                 w.next_sequence,
                 w.active().path.clone(),
             )
@@ -343,8 +355,10 @@ impl PartitionLog {
             options,
             writer: Mutex::new(Writer {
                 segments: Vec::new(),
-                file: Arc::new(NoFile),
-                sync_file: Arc::new(NoFile),
+                files: SegmentFiles {
+                    write: Arc::new(NoFile),
+                    sync: Arc::new(NoFile),
+                },
                 buf: Vec::with_capacity(WRITE_BUFFER_BYTES),
                 buf_offset: 0,
                 next_sequence,
@@ -356,31 +370,27 @@ impl PartitionLog {
             cursor: Mutex::new(ReadCursor::default()),
             syncs: AtomicU64::new(0),
         };
-        let (file, sync_path) = match segments.last() {
+        let files = match segments.last() {
             Some(last) => {
-                let file = shared
-                    .backend
-                    .open(&last.path)
-                    .map_err(|e| WalError::io("open", &last.path, e))?;
+                let files = shared.open_segment(&last.path)?;
                 // What recovery found may still be only in the page cache.
-                file.sync_data()
+                files
+                    .write
+                    .sync_data()
                     .map_err(|e| WalError::io("fdatasync", &last.path, e))?;
-                (file, last.path.clone())
+                files
             }
             None => {
-                let (file, meta) = shared.create_segment(next_sequence)?;
-                let path = meta.path.clone();
+                let (files, meta) = shared.create_segment(next_sequence)?;
                 segments.push(meta);
-                (file, path)
+                files
             }
         };
-        let sync_file = shared.open_sync_file(&sync_path)?;
         {
             let w = shared.writer.get_mut().unwrap_or_else(|e| e.into_inner());
             w.buf_offset = segments.last().map_or(0, |s| s.end_offset);
             w.segments = segments;
-            w.file = file;
-            w.sync_file = sync_file;
+            w.files = files;
         }
         let shared = Arc::new(shared);
         let flusher = (options.fsync == FsyncPolicy::EveryMs)
