@@ -1,6 +1,10 @@
 //! Helpers shared by the `wal_*` tests and the crash child.
 
-use keel_storage::{PartitionLog, Record};
+use std::io;
+use std::path::Path;
+use std::sync::Arc;
+
+use keel_storage::{Backend, BackendFile, FileBytes, PartitionLog, Record, SimDisk};
 
 /// Bytes of every test payload (the benchmark's record size).
 pub const PAYLOAD_BYTES: usize = 100;
@@ -73,5 +77,49 @@ impl XorShift {
     /// Uniform in `lo..hi`.
     pub fn range(&mut self, lo: u64, hi: u64) -> u64 {
         lo + self.next_u64() % (hi - lo).max(1)
+    }
+}
+
+/// Wraps a file handle of a [`WrappedDisk`] to change what its writes or
+/// syncs do.
+pub trait WrapHandle: Send + Sync + std::fmt::Debug {
+    /// The handle the log gets in place of `inner`.
+    fn wrap(&self, inner: Arc<dyn BackendFile>) -> Arc<dyn BackendFile>;
+}
+
+/// A [`SimDisk`] whose file handles (from `create` and `open`) pass
+/// through `wrap`; every other call goes to the disk.
+#[derive(Debug)]
+pub struct WrappedDisk<W> {
+    /// The simulated disk underneath.
+    pub disk: SimDisk,
+    /// What wraps each handle.
+    pub wrap: W,
+}
+
+impl<W: WrapHandle> Backend for WrappedDisk<W> {
+    fn create(&self, p: &Path, len: u64) -> io::Result<Arc<dyn BackendFile>> {
+        Ok(self.wrap.wrap(self.disk.create(p, len)?))
+    }
+    fn open(&self, p: &Path) -> io::Result<Arc<dyn BackendFile>> {
+        Ok(self.wrap.wrap(self.disk.open(p)?))
+    }
+    fn read(&self, p: &Path) -> io::Result<FileBytes> {
+        self.disk.read(p)
+    }
+    fn list(&self, d: &Path) -> io::Result<Vec<String>> {
+        self.disk.list(d)
+    }
+    fn remove(&self, p: &Path) -> io::Result<()> {
+        self.disk.remove(p)
+    }
+    fn rename(&self, a: &Path, b: &Path) -> io::Result<()> {
+        self.disk.rename(a, b)
+    }
+    fn create_dir_all(&self, d: &Path) -> io::Result<()> {
+        self.disk.create_dir_all(d)
+    }
+    fn sync_dir(&self, d: &Path) -> io::Result<()> {
+        self.disk.sync_dir(d)
     }
 }

@@ -5,12 +5,12 @@
 //! the record whose writeback failed must never be reported durable.
 
 use std::io;
-use std::path::Path;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::Duration;
 
 use keel_engine::config::FsyncPolicy;
-use keel_storage::{Backend, BackendFile, FileBytes, LogOptions, PartitionLog, SimDisk};
+use keel_storage::{BackendFile, LogOptions, PartitionLog, SimDisk};
+use keel_tests::wal_support::{WrapHandle, WrappedDisk};
 
 /// Writeback errors as Linux's `errseq_t` reports them.
 #[derive(Debug, Default)]
@@ -36,14 +36,6 @@ impl Shared {
     fn lock(&self) -> MutexGuard<'_, Errors> {
         self.errors.lock().unwrap_or_else(|e| e.into_inner())
     }
-}
-
-/// A simulated disk whose handles report writeback errors like open file
-/// descriptions do: each handle sees an error once.
-#[derive(Debug)]
-struct ErrseqDisk {
-    disk: SimDisk,
-    shared: Arc<Shared>,
 }
 
 #[derive(Debug)]
@@ -101,42 +93,20 @@ impl BackendFile for Handle {
     }
 }
 
-impl ErrseqDisk {
+/// Handles that report writeback errors like open file descriptions do:
+/// each handle sees an error once.
+#[derive(Debug)]
+struct Errseq(Arc<Shared>);
+
+impl WrapHandle for Errseq {
     fn wrap(&self, inner: Arc<dyn BackendFile>) -> Arc<dyn BackendFile> {
         // A new description reports only errors after it was opened.
-        let seen = Mutex::new(self.shared.lock().seq);
+        let seen = Mutex::new(self.0.lock().seq);
         Arc::new(Handle {
             inner,
-            shared: self.shared.clone(),
+            shared: self.0.clone(),
             seen,
         })
-    }
-}
-
-impl Backend for ErrseqDisk {
-    fn create(&self, p: &Path, len: u64) -> io::Result<Arc<dyn BackendFile>> {
-        Ok(self.wrap(self.disk.create(p, len)?))
-    }
-    fn open(&self, p: &Path) -> io::Result<Arc<dyn BackendFile>> {
-        Ok(self.wrap(self.disk.open(p)?))
-    }
-    fn read(&self, p: &Path) -> io::Result<FileBytes> {
-        self.disk.read(p)
-    }
-    fn list(&self, d: &Path) -> io::Result<Vec<String>> {
-        self.disk.list(d)
-    }
-    fn remove(&self, p: &Path) -> io::Result<()> {
-        self.disk.remove(p)
-    }
-    fn rename(&self, a: &Path, b: &Path) -> io::Result<()> {
-        self.disk.rename(a, b)
-    }
-    fn create_dir_all(&self, d: &Path) -> io::Result<()> {
-        self.disk.create_dir_all(d)
-    }
-    fn sync_dir(&self, d: &Path) -> io::Result<()> {
-        self.disk.sync_dir(d)
     }
 }
 
@@ -147,9 +117,9 @@ impl Backend for ErrseqDisk {
 #[test]
 fn a_roll_beside_a_failing_group_sync_still_sees_the_error() {
     let shared = Arc::new(Shared::default());
-    let backend = ErrseqDisk {
+    let backend = WrappedDisk {
         disk: SimDisk::new(),
-        shared: shared.clone(),
+        wrap: Errseq(shared.clone()),
     };
     let options = LogOptions {
         segment_bytes: 4 << 10,

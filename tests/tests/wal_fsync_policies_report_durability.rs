@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 
 use keel_engine::config::FsyncPolicy;
 use keel_storage::{Durability, LogOptions, PartitionLog, SimDisk, WalError};
+use keel_tests::wal_support::{WrapHandle, WrappedDisk};
 
 fn open(disk: &SimDisk, fsync: FsyncPolicy) -> PartitionLog {
     let options = LogOptions {
@@ -155,9 +156,9 @@ fn a_failed_sync_is_sticky() {
     assert!(matches!(log.sync(), Err(WalError::Failed { .. })));
 }
 
+/// Makes every sync of a handle take 0.5 ms once `slow` is set.
 #[derive(Debug)]
 struct SlowSyncs {
-    disk: SimDisk,
     syncs: Arc<AtomicUsize>,
     slow: Arc<AtomicBool>,
 }
@@ -183,44 +184,16 @@ impl keel_storage::BackendFile for SlowFile {
     }
 }
 
-impl keel_storage::Backend for SlowSyncs {
-    fn create(
+impl WrapHandle for SlowSyncs {
+    fn wrap(
         &self,
-        p: &std::path::Path,
-        len: u64,
-    ) -> std::io::Result<Arc<dyn keel_storage::BackendFile>> {
-        let inner = self.disk.create(p, len)?;
-        Ok(Arc::new(SlowFile {
+        inner: Arc<dyn keel_storage::BackendFile>,
+    ) -> Arc<dyn keel_storage::BackendFile> {
+        Arc::new(SlowFile {
             inner,
             syncs: self.syncs.clone(),
             slow: self.slow.clone(),
-        }))
-    }
-    fn open(&self, p: &std::path::Path) -> std::io::Result<Arc<dyn keel_storage::BackendFile>> {
-        let inner = self.disk.open(p)?;
-        Ok(Arc::new(SlowFile {
-            inner,
-            syncs: self.syncs.clone(),
-            slow: self.slow.clone(),
-        }))
-    }
-    fn read(&self, p: &std::path::Path) -> std::io::Result<keel_storage::FileBytes> {
-        self.disk.read(p)
-    }
-    fn list(&self, d: &std::path::Path) -> std::io::Result<Vec<String>> {
-        self.disk.list(d)
-    }
-    fn remove(&self, p: &std::path::Path) -> std::io::Result<()> {
-        self.disk.remove(p)
-    }
-    fn rename(&self, a: &std::path::Path, b: &std::path::Path) -> std::io::Result<()> {
-        self.disk.rename(a, b)
-    }
-    fn create_dir_all(&self, d: &std::path::Path) -> std::io::Result<()> {
-        self.disk.create_dir_all(d)
-    }
-    fn sync_dir(&self, d: &std::path::Path) -> std::io::Result<()> {
-        self.disk.sync_dir(d)
+        })
     }
 }
 
@@ -228,12 +201,14 @@ impl keel_storage::Backend for SlowSyncs {
 /// records (a sync takes 0.5 ms here, like a real fdatasync).
 #[test]
 fn always_shares_one_sync_between_concurrent_appenders() {
-    let backend = SlowSyncs {
+    let backend = WrappedDisk {
         disk: SimDisk::new(),
-        syncs: Arc::new(AtomicUsize::new(0)),
-        slow: Arc::new(AtomicBool::new(false)),
+        wrap: SlowSyncs {
+            syncs: Arc::new(AtomicUsize::new(0)),
+            slow: Arc::new(AtomicBool::new(false)),
+        },
     };
-    let (syncs, slow) = (backend.syncs.clone(), backend.slow.clone());
+    let (syncs, slow) = (backend.wrap.syncs.clone(), backend.wrap.slow.clone());
     let options = LogOptions {
         fsync: FsyncPolicy::Always,
         ..LogOptions::default()
