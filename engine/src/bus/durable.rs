@@ -59,6 +59,15 @@ pub trait DurableLog: Send + Sync {
         max: usize,
         deliver: &mut dyn FnMut(u64, &[u8]) -> bool,
     ) -> Result<u64, DurableLogError>;
+    /// The sequence below which records may be shown to subscribers,
+    /// making them so first where that takes work. A record a crash could
+    /// take back must not be shown: its offset would come back holding
+    /// another message. Under policy "always", the durable end (a message
+    /// is delivered once synced, as its publisher is told); under the
+    /// others, every appended record, once handed to the OS (a process
+    /// crash keeps it; a power cut may take back what was delivered since
+    /// the last sync, as it may what was acknowledged).
+    fn visible_end(&self) -> Result<u64, DurableLogError>;
     /// First sequence still kept.
     fn start(&self) -> u64;
     /// Sequence the next append gets.

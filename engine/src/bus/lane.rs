@@ -16,10 +16,26 @@
 //! records not yet placed (`backlog` non-zero), a publish goes behind
 //! them; the lock holder first replays what fits. A spill lane's publish
 //! goes straight into a ring only with the lock held and the backlog
-//! empty; a partition lane's always appends, then places directly when
-//! the backlog is empty. So a publish that happens after another (same
+//! empty; a partition lane's always appends, then places from its
+//! replay position (`cursor`) on, in log order. So a publish that happens after another (same
 //! thread, or synchronised with it) is delivered after it, and a
 //! partition's ring order is its log order.
+//!
+//! Visibility: a partition lane places a record only once the log says a
+//! crash keeps it ([`DurableLog::visible_end`]): under policy "always"
+//! once synced (the publisher waits for that sync outside the lock, then
+//! places what it covers), under the others once handed to the OS. A
+//! message a subscriber saw is never taken back by a crash, so an offset
+//! always names the same message. The lane keeps the encoded records it
+//! appended and has not placed (up to [`PENDING_RECORDS_MAX`]), so placing
+//! them reads no file; older ones are read back from the log.
+//!
+//! Under the policies other than "always", that costs a write to the OS
+//! per publish (per batch for a batch publish) before the placing. Letting
+//! records gather while the readers were busy, for a reader that found its
+//! rings empty to pull, was tried and lost: a reader that keeps up pulls
+//! per message anyway, and the lock hand-overs add futex calls
+//! (ARCHITECTURE.md has the figures).
 //!
 //! Exactly once: the replay position (`cursor`) moves past a message only
 //! once its envelope is in a ring, under the lock; each ring delivers it
@@ -34,6 +50,7 @@
 //! restart resumes there. A partition lane's position is the lowest one
 //! its groups committed ([`Subscriber::commit`](super::Subscriber::commit)).
 
+use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
@@ -47,6 +64,11 @@ use super::topic::{bump, check_batch, wait_for_room, FullPolicy, Rings, Topic};
 /// Records one replay pass places at most (bounds the work of one tick or
 /// one publish).
 pub const REPLAY_PASS_RECORDS_MAX: usize = 4_096;
+/// Records appended and not yet placed that a partition lane keeps in
+/// memory to place from; beyond it the oldest are read back from the log.
+pub const PENDING_RECORDS_MAX: usize = 4_096;
+/// Record buffers a lane keeps for reuse.
+const SPARE_BUFFERS_MAX: usize = 64;
 /// Name under which the bus commits its replay position in a spill log.
 pub const REPLAY_CONSUMER: &str = "bus.replay";
 /// Format version of a spill record's payload.
@@ -249,6 +271,11 @@ pub(crate) struct SpillState {
     replayer: Option<Rings>,
     /// Where the last pass stopped on a full ring.
     blocked: Option<Blocked>,
+    /// A partition lane's newest records not yet placed, encoded as in
+    /// the log: those from `end - pending.len()` to `end`.
+    pending: VecDeque<Vec<u8>>,
+    /// Buffers of placed records, for reuse.
+    spare: Vec<Vec<u8>>,
     record: Vec<u8>,
     scratch: Envelope,
 }
@@ -371,6 +398,8 @@ impl LogLane {
                 committed: cursor,
                 replayer: None,
                 blocked: None,
+                pending: VecDeque::new(),
+                spare: Vec::new(),
                 record: Vec::new(),
                 scratch: Envelope::default(),
             }),
@@ -438,8 +467,9 @@ impl LogLane {
     }
 
     /// Places up to `max` records of the backlog into the rings, in log
-    /// order, stopping at the first message whose ring is full; returns
-    /// how many messages it placed. The caller holds the lock (`st`).
+    /// order, stopping at the first message whose ring is full (and, on a
+    /// partition lane, at the first record not yet visible); returns how
+    /// many messages it placed. The caller holds the lock (`st`).
     pub(crate) fn replay(
         &self,
         topic: &Topic,
@@ -454,7 +484,15 @@ impl LogLane {
             st.blocked = None;
             return Ok(0);
         }
-        if self.still_blocked(topic, st) {
+        let limit = match self.partition {
+            Some(_) => end.min(
+                self.log
+                    .visible_end()
+                    .map_err(|e| log_error(&topic.name, e))?,
+            ),
+            None => end,
+        };
+        if st.cursor >= limit || self.still_blocked(topic, st) {
             return Ok(0);
         }
         if st.replayer.is_none() {
@@ -464,12 +502,15 @@ impl LogLane {
             cursor,
             partial,
             replayer,
+            pending,
+            spare,
             ..
         } = st;
         let r = replayer.as_mut().expect("attached above");
         r.enter(topic)?;
+        let kept_from = end - pending.len() as u64;
         let (mut placed, mut bad, mut stop) = (0u64, None, None);
-        let read = self.log.read(*cursor, max, &mut |sequence, bytes| {
+        let mut place_one = |sequence: u64, bytes: &[u8], partial: &mut u32| {
             let record = match SpillRecord::decode(bytes) {
                 Ok(record) => record,
                 Err(reason) => {
@@ -488,11 +529,40 @@ impl LogLane {
                     false
                 }
             }
-        });
+        };
+        let first = *cursor;
+        // Records no longer kept in memory: read back from the log.
+        let from_log = kept_from.min(limit);
+        let mut read = Ok(());
+        if *cursor < from_log {
+            let want = max.min((from_log - *cursor) as usize);
+            match self.log.read(*cursor, want, &mut |sequence, bytes| {
+                place_one(sequence, bytes, partial)
+            }) {
+                Ok(next) => *cursor = next,
+                Err(e) => read = Err(e),
+            }
+        }
+        // Then from memory, while nothing stopped the pass.
+        while read.is_ok()
+            && (kept_from..limit).contains(&*cursor)
+            && ((*cursor - first) as usize) < max
+        {
+            let bytes = &pending[(*cursor - kept_from) as usize];
+            if !place_one(*cursor, bytes, partial) {
+                break;
+            }
+            *cursor += 1;
+        }
         // After the head stores, like a publisher's exit.
         r.slots.active.exit();
-        let next = read.map_err(|e| log_error(&topic.name, e))?;
-        *cursor = next;
+        while end - (pending.len() as u64) < *cursor {
+            let buffer = pending.pop_front().expect("placed records are pending");
+            if spare.len() < SPARE_BUFFERS_MAX {
+                spare.push(buffer);
+            }
+        }
+        read.map_err(|e| log_error(&topic.name, e))?;
         st.blocked = stop;
         bump(&self.replayed, placed);
         self.set_backlog(st);
@@ -512,11 +582,12 @@ impl LogLane {
         }
     }
 
-    /// Whether ring `p` has room for `n` more messages now, with no backlog
-    /// ahead of them (a partition lane: its attachment is the ring's only
-    /// producer, so its head slot is the ring's head and room only grows
-    /// until it publishes). Attaches the lane and moves it to the current
-    /// generation. Refuses a batch larger than the ring, backlog or not.
+    /// Whether ring `p` has room for `n` more messages now beside the
+    /// records appended ahead of them and not yet placed (a partition lane:
+    /// its attachment is the ring's only producer, so its head slot is the
+    /// ring's head and room only grows until it publishes). Attaches the
+    /// lane and moves it to the current generation. Refuses a batch larger
+    /// than the ring, backlog or not.
     fn room(
         &self,
         topic: &Topic,
@@ -534,16 +605,17 @@ impl LogLane {
         let used = r.heads.head[p].load(Ordering::Relaxed) - r.generation.slowest_tail(p);
         r.slots.active.exit();
         check_batch(n, size)?;
-        Ok(st.cursor >= st.end && size as i64 - used >= n as i64)
+        let unplaced = (st.end - st.cursor) as i64;
+        Ok(size as i64 - used - unplaced >= n as i64)
     }
 
     /// Publishes `n` messages through a partition lane: under the lane's
     /// lock, replays the backlog, then per `policy` waits for room (Wait),
     /// refuses without appending (Refuse), or goes on (Spill); appends one
-    /// log record per message, and places them straight into the ring when
-    /// nothing is ahead of them, else leaves them in the log for replay.
-    /// Returns how it went and, when the log's sync policy wants it, the
-    /// last sequence to wait on ([`DurableLog::wait`], outside the lock).
+    /// log record per message and places what is visible. Then, when the
+    /// log's sync policy wants it, waits for the sync outside the lock (so
+    /// concurrent publishers share it) and places what it made visible.
+    /// Messages the ring has no room for yet stay in the log for replay.
     ///
     /// If an append fails part-way through a batch, the messages appended
     /// before it stay in the log and are delivered; the error says the
@@ -555,81 +627,86 @@ impl LogLane {
         n: usize,
         policy: FullPolicy,
         fill: &dyn Fn(usize, &mut Envelope),
-    ) -> Result<(LanePublish, Option<u64>), BusError> {
+    ) -> Result<LanePublish, BusError> {
         let p = self.partition.expect("publish is a partition lane's");
+        let (end, wait) = {
+            let mut st = self.lock();
+            let mut attempts = 0u32;
+            loop {
+                self.replay(topic, &mut st, REPLAY_PASS_RECORDS_MAX)?;
+                if self.room(topic, &mut st, p, n)? || policy == FullPolicy::Spill {
+                    break;
+                }
+                if policy == FullPolicy::Refuse {
+                    return Ok(LanePublish::Refused);
+                }
+                attempts += 1;
+                wait_for_room(topic, attempts);
+            }
+            let first = st.end;
+            check_sequences(&topic.name, p, first, n)?;
+            let mut wait = false;
+            for i in 0..n {
+                let st = &mut *st;
+                let mut record = st.spare.pop().unwrap_or_default();
+                encode(
+                    &mut record,
+                    &mut st.scratch,
+                    (p as u32, key_hash, flags),
+                    1,
+                    &|_, e| fill(i, e),
+                );
+                match self.log.append_deferred(&record) {
+                    Ok(appended) => {
+                        wait |= appended.wait;
+                        st.end = appended.sequence + 1;
+                        st.pending.push_back(record);
+                    }
+                    Err(e) => {
+                        // What was appended before it is backlog now.
+                        self.set_backlog(st);
+                        return Err(log_error(&topic.name, e));
+                    }
+                }
+            }
+            debug_assert_eq!(st.end, first + n as u64);
+            while st.pending.len() > PENDING_RECORDS_MAX {
+                // In the log already: a replay reads it back from there.
+                st.pending.pop_front();
+            }
+            self.replay(topic, &mut st, REPLAY_PASS_RECORDS_MAX)?;
+            self.set_backlog(&st);
+            if st.cursor >= st.end && !wait {
+                return Ok(LanePublish::Placed);
+            }
+            (st.end, wait)
+        };
+        if wait {
+            self.log
+                .wait(end - 1)
+                .map_err(|e| log_error(&topic.name, e))?;
+        }
         let mut st = self.lock();
         let mut attempts = 0u32;
         loop {
-            self.replay(topic, &mut st, REPLAY_PASS_RECORDS_MAX)?;
-            if self.room(topic, &mut st, p, n)? || policy == FullPolicy::Spill {
-                break;
+            if st.cursor < end {
+                self.replay(topic, &mut st, REPLAY_PASS_RECORDS_MAX)?;
             }
-            if policy == FullPolicy::Refuse {
-                return Ok((LanePublish::Refused, None));
+            if st.cursor >= end {
+                return Ok(LanePublish::Placed);
             }
-            attempts += 1;
-            wait_for_room(topic, attempts);
-        }
-        let first = st.end;
-        check_sequences(&topic.name, p, first, n)?;
-        let mut wait = false;
-        for i in 0..n {
-            let SpillState {
-                record, scratch, ..
-            } = &mut *st;
-            encode(record, scratch, (p as u32, key_hash, flags), 1, &|_, e| {
-                fill(i, e)
-            });
-            match self.log.append_deferred(record) {
-                Ok(appended) => {
-                    wait |= appended.wait;
-                    st.end = appended.sequence + 1;
+            match policy {
+                FullPolicy::Spill => {
+                    bump(&self.spilled, n as u64);
+                    return Ok(LanePublish::Spilled);
                 }
-                Err(e) => {
-                    // What was appended before it is backlog now.
-                    self.set_backlog(&st);
-                    return Err(log_error(&topic.name, e));
-                }
-            }
-        }
-        let end = st.end;
-        debug_assert_eq!(end, first + n as u64);
-        if st.cursor == first {
-            let r = st.replayer.as_mut().expect("attached by room");
-            r.enter(topic)?;
-            let placed = r
-                .try_publish(p, n, |i, e| {
-                    fill(i, e);
-                    e.set_offset(first + i as u64);
-                })
-                .is_ok();
-            // After the head store, like a publisher's exit.
-            r.slots.active.exit();
-            if placed {
-                st.cursor = end;
-                topic.notifier.notify();
-            }
-        }
-        self.set_backlog(&st);
-        let wait_for = wait.then_some(end - 1);
-        if st.cursor >= end {
-            return Ok((LanePublish::Placed, wait_for));
-        }
-        match policy {
-            FullPolicy::Spill => {
-                bump(&self.spilled, n as u64);
-                Ok((LanePublish::Spilled, wait_for))
-            }
-            // Room was read, so this is a stale read of a reader's tail:
-            // it is in the log and the next replay places it.
-            FullPolicy::Refuse => Ok((LanePublish::Placed, wait_for)),
-            FullPolicy::Wait => {
-                while st.cursor < end {
+                // Room was read, so this is a stale read of a reader's
+                // tail: it is in the log and the next replay places it.
+                FullPolicy::Refuse => return Ok(LanePublish::Placed),
+                FullPolicy::Wait => {
                     attempts += 1;
                     wait_for_room(topic, attempts);
-                    self.replay(topic, &mut st, REPLAY_PASS_RECORDS_MAX)?;
                 }
-                Ok((LanePublish::Placed, wait_for))
             }
         }
     }

@@ -230,10 +230,10 @@ impl Publisher {
         }
     }
 
-    /// A durable topic's publish (see `lane.rs`): routed here, appended
-    /// and placed by the partition's lane, then waited on until durable
-    /// under the log's sync policy (outside the lane's lock, so
-    /// concurrent publishers share a sync).
+    /// A durable topic's publish (see `lane.rs`): routed here; the
+    /// partition's lane appends it, waits until it is durable under the
+    /// log's sync policy (outside the lane's lock, so concurrent
+    /// publishers share a sync) and places it once subscribers may see it.
     #[cold]
     fn send_durable(
         &mut self,
@@ -251,18 +251,13 @@ impl Publisher {
             .topic
             .lane(partition)
             .expect("a durable topic has a lane per partition");
-        let (how, wait_for) = lane.publish(
+        let how = lane.publish(
             &self.topic,
             (key_hash, flags),
             n,
             self.topic.config.full_policy,
             &|i, e| fill(i, flags, key_hash, e),
         )?;
-        if let Some(sequence) = wait_for {
-            lane.log
-                .wait(sequence)
-                .map_err(|e| super::lane::log_error(&self.topic.name, e))?;
-        }
         Ok(match how {
             LanePublish::Placed => self.accepted(n, state),
             LanePublish::Spilled => {

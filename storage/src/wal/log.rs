@@ -509,6 +509,24 @@ impl PartitionLog {
         self.shared.sync_all()
     }
 
+    /// The sequence below which every record is durable (synced, or
+    /// found on open).
+    pub fn durable_end(&self) -> u64 {
+        self.shared.commit.durable_end()
+    }
+
+    /// Hands every buffered record to the OS without syncing: from here a
+    /// crash of this process keeps them (a power cut may not). Returns the
+    /// sequence after the last one handed over. Fails (sticky) once a
+    /// write or sync of the log has failed.
+    pub fn write_out(&self) -> Result<u64, WalError> {
+        let s = &*self.shared;
+        let mut w = lock(&s.writer);
+        w.check(&s.dir)?;
+        w.flush()?;
+        Ok(w.next_sequence)
+    }
+
     /// `fdatasync` calls made for appends so far (rolls excluded).
     pub fn syncs(&self) -> u64 {
         // Relaxed: see the increment in `Shared::sync`.

@@ -8,6 +8,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use keel_engine::bus::{Appended, DurableLog, DurableLogError, DurableLogs, LogStream};
+use keel_engine::config::FsyncPolicy;
 
 use super::io::Backend;
 use super::log::{LogOptions, PartitionLog};
@@ -100,6 +101,13 @@ impl DurableLog for WalDurableLog {
             }
         }
         Ok(next)
+    }
+
+    fn visible_end(&self) -> Result<u64, DurableLogError> {
+        if self.log.options().fsync == FsyncPolicy::Always {
+            return Ok(self.log.durable_end());
+        }
+        self.log.write_out().map_err(|e| failed("write", e))
     }
 
     fn start(&self) -> u64 {

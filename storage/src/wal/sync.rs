@@ -159,6 +159,13 @@ impl GroupCommit {
         self.durable_end.load(Ordering::Acquire) > sequence
     }
 
+    /// The sequence below which every record is durable.
+    pub(crate) fn durable_end(&self) -> u64 {
+        // Acquire: pairs with the Release `fetch_max` in `raise`, like
+        // `is_durable`.
+        self.durable_end.load(Ordering::Acquire)
+    }
+
     /// Every sequence below `end` is durable: wakes the waiters it covers.
     pub(crate) fn publish(&self, end: u64) {
         let end = self.raise(end);
