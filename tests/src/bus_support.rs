@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use keel_engine::bus::Bus;
+use keel_engine::bus::{Bus, Subscriber};
 use keel_engine::config::BusConfig;
 use keel_engine::EventLog;
 use keel_storage::{Backend, LogOptions, SimDisk, WalDurableLogs};
@@ -22,4 +22,30 @@ pub fn bus_on_sim(disk: &SimDisk, segment_bytes: u64) -> Bus {
         ..LogOptions::default()
     };
     bus_over(Arc::new(disk.clone()), "/wal", options)
+}
+
+/// (partition, offset, word) of a message delivered on a durable topic.
+pub type Got = (u32, u64, u64);
+
+/// Ticks `bus` and reads every subscriber in `subs` (each group must read
+/// for a ring to free room, skipped replays included) until nothing comes
+/// for a few ticks; what each got, in delivery order.
+pub fn drain_all(bus: &Bus, subs: &mut [&mut Subscriber], tick: &mut u64) -> Vec<Vec<Got>> {
+    let mut got = vec![Vec::new(); subs.len()];
+    let mut idle = 0;
+    while idle < 3 {
+        *tick += 1;
+        bus.update_backpressure(*tick);
+        let mut n = 0;
+        for (sub, got) in subs.iter_mut().zip(got.iter_mut()) {
+            n += sub.poll(|m| got.push((m.partition, m.offset.expect("durable"), m.word)));
+        }
+        idle = if n == 0 { idle + 1 } else { 0 };
+    }
+    got
+}
+
+/// [`drain_all`] for one subscriber.
+pub fn drain(bus: &Bus, sub: &mut Subscriber, tick: &mut u64) -> Vec<Got> {
+    drain_all(bus, &mut [sub], tick).remove(0)
 }

@@ -12,7 +12,7 @@ use std::time::Duration;
 use keel_engine::bus::{Bus, PublishOutcome, TopicConfig};
 use keel_engine::config::FsyncPolicy;
 use keel_storage::{BackendFile, LogOptions, SimDisk};
-use keel_tests::bus_support::bus_over;
+use keel_tests::bus_support::{bus_over, drain};
 use keel_tests::wal_support::{WrapHandle, WrappedDisk};
 
 fn options(fsync: FsyncPolicy) -> LogOptions {
@@ -34,16 +34,12 @@ fn durable_topic(bus: &Bus) {
 }
 
 /// (offset, word) of everything `bus`'s topic delivers to group `g` now.
-fn drain(bus: &Bus) -> Vec<(u64, u64)> {
+fn drain_offsets(bus: &Bus) -> Vec<(u64, u64)> {
     let mut sub = bus.subscribe("t", "g").unwrap();
-    let (mut got, mut idle, mut tick) = (Vec::new(), 0, 0);
-    while idle < 3 {
-        tick += 1;
-        bus.update_backpressure(tick);
-        let n = sub.poll(|m| got.push((m.offset.unwrap(), m.word)));
-        idle = if n == 0 { idle + 1 } else { 0 };
-    }
-    got
+    let got = drain(bus, &mut sub, &mut 0);
+    got.into_iter()
+        .map(|(_, offset, word)| (offset, word))
+        .collect()
 }
 
 #[test]
@@ -68,7 +64,7 @@ fn a_message_delivered_under_policy_never_outlives_the_process() {
     let bus = bus_over(Arc::new(disk), "/wal", options(FsyncPolicy::Never));
     durable_topic(&bus);
     assert_eq!(
-        drain(&bus),
+        drain_offsets(&bus),
         [(0, 42)],
         "offset 0 as the subscriber saw it before the process died"
     );

@@ -7,13 +7,11 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use keel_engine::bus::{
-    stable_hash, Bus, BusError, FullPolicy, PublishOutcome, Subscriber, TopicConfig,
-};
+use keel_engine::bus::{stable_hash, Bus, BusError, FullPolicy, PublishOutcome, TopicConfig};
 use keel_engine::config::BusConfig;
 use keel_engine::{EventLog, Scalable};
 use keel_storage::SimDisk;
-use keel_tests::bus_support::bus_on_sim;
+use keel_tests::bus_support::{bus_on_sim, drain, drain_all, Got};
 
 const RING: usize = 64;
 const PARTITIONS: usize = 4;
@@ -45,30 +43,6 @@ fn durable(policy: FullPolicy, partitions: Option<usize>) -> TopicConfig {
 
 fn key(i: u64) -> [u8; 1] {
     [(i % 10) as u8]
-}
-
-/// (partition, offset, word) of a delivered message.
-type Got = (u32, u64, u64);
-
-/// Reads every group (each must read for a ring to free room, skipped
-/// replays included) until nothing comes for a few ticks.
-fn drain_all(bus: &Bus, subs: &mut [&mut Subscriber], tick: &mut u64) -> Vec<Vec<Got>> {
-    let mut got = vec![Vec::new(); subs.len()];
-    let mut idle = 0;
-    while idle < 3 {
-        *tick += 1;
-        bus.update_backpressure(*tick);
-        let mut n = 0;
-        for (sub, got) in subs.iter_mut().zip(got.iter_mut()) {
-            n += sub.poll(|m| got.push((m.partition, m.offset.expect("durable"), m.word)));
-        }
-        idle = if n == 0 { idle + 1 } else { 0 };
-    }
-    got
-}
-
-fn drain(bus: &Bus, sub: &mut Subscriber, tick: &mut u64) -> Vec<Got> {
-    drain_all(bus, &mut [sub], tick).remove(0)
 }
 
 /// The words of delivered messages, in delivery order.

@@ -10,6 +10,7 @@ use std::collections::{BTreeMap, HashSet};
 use std::process::Command;
 use std::time::Duration;
 
+use keel_tests::bus_support::drain;
 use keel_tests::crash_support::{crash_bus, env_tmp, run_until_killed, CRASH_TOPIC};
 use keel_tests::wal_support::XorShift;
 
@@ -49,15 +50,11 @@ fn parse(text: &str) -> Said {
 fn recover(dir: &std::path::Path) -> Vec<(usize, u64, u64)> {
     let bus = crash_bus(dir);
     let mut sub = bus.subscribe(CRASH_TOPIC, "g").unwrap();
-    let (mut got, mut idle, mut tick) = (Vec::new(), 0, 0);
-    while idle < 3 {
-        tick += 1;
-        bus.update_backpressure(tick);
-        let n = sub.poll(|m| got.push((m.partition as usize, m.offset.unwrap(), m.word)));
-        idle = if n == 0 { idle + 1 } else { 0 };
-    }
+    let got = drain(&bus, &mut sub, &mut 0);
     sub.commit().unwrap();
-    got
+    got.into_iter()
+        .map(|(p, offset, word)| (p as usize, offset, word))
+        .collect()
 }
 
 #[test]

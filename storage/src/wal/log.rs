@@ -202,6 +202,12 @@ impl Writer {
             .expect("a log always has an active segment")
     }
 
+    /// Hands buffered bytes to the OS, unless the log has failed (sticky).
+    fn write_out(&mut self, dir: &Path) -> Result<(), WalError> {
+        self.check(dir)?;
+        self.flush()
+    }
+
     /// Hands buffered bytes to the OS.
     fn flush(&mut self) -> Result<(), WalError> {
         if self.buf.is_empty() {
@@ -296,8 +302,7 @@ impl Shared {
     fn sync(&self) -> Result<u64, WalError> {
         let (file, end, path) = {
             let mut w = lock(&self.writer);
-            w.check(&self.dir)?;
-            w.flush()?;
+            w.write_out(&self.dir)?;
             w.unsynced_records = 0;
             w.last_sync = Instant::now();
             (
@@ -522,8 +527,7 @@ impl PartitionLog {
     pub fn write_out(&self) -> Result<u64, WalError> {
         let s = &*self.shared;
         let mut w = lock(&s.writer);
-        w.check(&s.dir)?;
-        w.flush()?;
+        w.write_out(&s.dir)?;
         Ok(w.next_sequence)
     }
 
@@ -608,8 +612,7 @@ impl PartitionLog {
             }
             let i = w.segments.partition_point(|m| m.end_sequence <= from);
             if i + 1 == w.segments.len() {
-                w.check(&s.dir)?;
-                w.flush()?;
+                w.write_out(&s.dir)?;
             }
             let m = &w.segments[i];
             (

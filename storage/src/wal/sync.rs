@@ -154,15 +154,13 @@ impl GroupCommit {
 
     /// Whether `sequence` is durable.
     pub(crate) fn is_durable(&self, sequence: u64) -> bool {
-        // Acquire: pairs with the Release `fetch_max` in `raise`, so the
-        // sync that made the record durable happened before we answer yes.
-        self.durable_end.load(Ordering::Acquire) > sequence
+        self.durable_end() > sequence
     }
 
     /// The sequence below which every record is durable.
     pub(crate) fn durable_end(&self) -> u64 {
-        // Acquire: pairs with the Release `fetch_max` in `raise`, like
-        // `is_durable`.
+        // Acquire: pairs with the Release `fetch_max` in `raise`, so the
+        // sync that made a record durable happened before we say it is.
         self.durable_end.load(Ordering::Acquire)
     }
 
@@ -175,7 +173,7 @@ impl GroupCommit {
 
     /// Raises the durable mark; returns the mark now in force.
     fn raise(&self, end: u64) -> u64 {
-        // Release: pairs with the Acquire load in `is_durable`, so a thread
+        // Release: pairs with the Acquire load in `durable_end`, so a thread
         // that sees its record durable also sees the sync happened.
         self.durable_end.fetch_max(end, Ordering::Release).max(end)
     }
