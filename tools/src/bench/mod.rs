@@ -12,6 +12,8 @@ mod wal;
 
 use std::path::Path;
 
+use measure::CpuTicks;
+
 pub use progress::Progress;
 pub use report::{Comparison, ScenarioResult};
 
@@ -89,7 +91,15 @@ pub fn run(names: &[String], quick: bool, json: Option<&Path>) -> Result<(), Ben
     let mut results = Vec::new();
     for scenario in chosen {
         progress.scenario(scenario.name);
-        results.push((scenario.run)(&options, &mut progress)?);
+        let before = CpuTicks::now();
+        let mut result = (scenario.run)(&options, &mut progress)?;
+        if let Some(pct) = before
+            .zip(CpuTicks::now())
+            .and_then(|(b, a)| a.steal_pct_since(&b))
+        {
+            result.metrics.push((report::HOST_STEAL_PCT, pct));
+        }
+        results.push(result);
     }
     progress.finish();
     print!("{}", report::table(&results));

@@ -5,6 +5,11 @@ use std::path::Path;
 
 use super::BenchError;
 
+/// Metric every scenario gets where `/proc/stat` exists: percent of all
+/// CPU time during the scenario that the hypervisor stole from this
+/// machine's vCPUs. Ratios from a run with a high figure are weather.
+pub const HOST_STEAL_PCT: &str = "host_steal_pct";
+
 /// A Keel figure set against a peer figure.
 #[derive(Debug, Clone)]
 pub struct Comparison {
@@ -81,6 +86,17 @@ pub fn table(results: &[ScenarioResult]) -> String {
         out,
         "keel adv: how many times better Keel is than the peer in the same run (>1 = Keel wins)"
     );
+    let steal: Vec<String> = results
+        .iter()
+        .filter_map(|r| Some(format!("{} {:.1}%", r.name, r.get(HOST_STEAL_PCT)?)))
+        .collect();
+    if !steal.is_empty() {
+        let _ = writeln!(
+            out,
+            "host steal (CPU time the hypervisor took from this VM): {}",
+            steal.join(", ")
+        );
+    }
     out
 }
 
@@ -125,4 +141,36 @@ fn machine() -> serde_json::Value {
         .unwrap_or_default();
     let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
     serde_json::json!({ "cpu": cpu, "cores": cores, "os": std::env::consts::OS, "arch": std::env::consts::ARCH })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn result(name: &'static str, metrics: Vec<(&'static str, f64)>) -> ScenarioResult {
+        ScenarioResult {
+            name,
+            metrics,
+            comparisons: vec![Comparison {
+                what: "x vs y",
+                keel: "x",
+                peer: Some("y"),
+                unit: "ops/s",
+                lower_is_better: false,
+            }],
+        }
+    }
+
+    #[test]
+    fn the_table_names_the_host_steal_of_each_scenario_that_measured_it() {
+        let with = result("bus", vec![("x", 4.0), ("y", 2.0), (HOST_STEAL_PCT, 15.04)]);
+        let without = result("wal", vec![("x", 1.0), ("y", 1.0)]);
+        let text = table(&[with.clone(), without.clone()]);
+        assert!(text.contains("2.00x"), "{text}");
+        assert!(
+            text.contains("host steal (CPU time the hypervisor took from this VM): bus 15.0%\n"),
+            "{text}"
+        );
+        assert!(!table(&[without]).contains("host steal"));
+    }
 }
