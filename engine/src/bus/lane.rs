@@ -314,6 +314,18 @@ pub(super) fn log_error(topic: &str, source: DurableLogError) -> BusError {
 
 /// Refuses `n` appends from log sequence `first` on if the last would pass
 /// [`OFFSET_MAX`], the largest sequence an envelope carries.
+impl SpillState {
+    /// Drops the `n` oldest pending records (placed, or from now on read
+    /// back from the log), keeping their buffers for reuse.
+    fn retire_pending(&mut self, n: usize) {
+        for buffer in self.pending.drain(..n) {
+            if self.spare.len() < SPARE_BUFFERS_MAX {
+                self.spare.push(buffer);
+            }
+        }
+    }
+}
+
 fn check_sequences(topic: &str, partition: usize, first: u64, n: usize) -> Result<(), BusError> {
     match first.checked_add((n as u64).saturating_sub(1)) {
         Some(last) if last <= OFFSET_MAX => Ok(()),
@@ -503,14 +515,13 @@ impl LogLane {
             partial,
             replayer,
             pending,
-            spare,
             ..
         } = st;
         let r = replayer.as_mut().expect("attached above");
         r.enter(topic)?;
         let kept_from = end - pending.len() as u64;
         let (mut placed, mut bad, mut stop) = (0u64, None, None);
-        let mut place_one = |sequence: u64, bytes: &[u8], partial: &mut u32| {
+        let mut place_one = |sequence: u64, bytes: &[u8]| {
             let record = match SpillRecord::decode(bytes) {
                 Ok(record) => record,
                 Err(reason) => {
@@ -533,35 +544,28 @@ impl LogLane {
         let first = *cursor;
         // Records no longer kept in memory: read back from the log.
         let from_log = kept_from.min(limit);
-        let mut read = Ok(());
-        if *cursor < from_log {
+        let read = if *cursor < from_log {
             let want = max.min((from_log - *cursor) as usize);
-            match self.log.read(*cursor, want, &mut |sequence, bytes| {
-                place_one(sequence, bytes, partial)
-            }) {
-                Ok(next) => *cursor = next,
-                Err(e) => read = Err(e),
-            }
-        }
+            self.log
+                .read(*cursor, want, &mut place_one)
+                .map(|next| *cursor = next)
+        } else {
+            Ok(())
+        };
         // Then from memory, while nothing stopped the pass.
         while read.is_ok()
             && (kept_from..limit).contains(&*cursor)
             && ((*cursor - first) as usize) < max
         {
-            let bytes = &pending[(*cursor - kept_from) as usize];
-            if !place_one(*cursor, bytes, partial) {
+            if !place_one(*cursor, &pending[(*cursor - kept_from) as usize]) {
                 break;
             }
             *cursor += 1;
         }
         // After the head stores, like a publisher's exit.
         r.slots.active.exit();
-        while end - (pending.len() as u64) < *cursor {
-            let buffer = pending.pop_front().expect("placed records are pending");
-            if spare.len() < SPARE_BUFFERS_MAX {
-                spare.push(buffer);
-            }
-        }
+        let placed_pending = cursor.saturating_sub(kept_from) as usize;
+        st.retire_pending(placed_pending);
         read.map_err(|e| log_error(&topic.name, e))?;
         st.blocked = stop;
         bump(&self.replayed, placed);
@@ -670,10 +674,9 @@ impl LogLane {
                 }
             }
             debug_assert_eq!(st.end, first + n as u64);
-            while st.pending.len() > PENDING_RECORDS_MAX {
-                // In the log already: a replay reads it back from there.
-                st.pending.pop_front();
-            }
+            // Beyond the cap, the oldest are read back from the log.
+            let over = st.pending.len().saturating_sub(PENDING_RECORDS_MAX);
+            st.retire_pending(over);
             self.replay(topic, &mut st, REPLAY_PASS_RECORDS_MAX)?;
             self.set_backlog(&st);
             if st.cursor >= st.end && !wait {

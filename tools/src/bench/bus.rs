@@ -8,7 +8,7 @@ use keel_benches::bus::{
     crossbeam, disruptor_latency, keel, keel_latency, rate, raw_disruptor, std_mpsc,
 };
 
-use super::measure::median;
+use super::measure::interleaved_medians;
 use super::{BenchError, BenchOptions, Comparison, Progress, Scenario, ScenarioResult};
 
 pub fn scenario() -> Scenario {
@@ -29,30 +29,22 @@ fn run(opts: &BenchOptions, progress: &mut Progress) -> Result<ScenarioResult, B
     } else {
         (7, 10_000_000, Duration::from_secs(2))
     };
-    // Each round runs every contender once, so Keel and its peers see the
-    // same host weather (a noisy minute on this 2-vCPU VM halves a rate);
-    // the figures are per-contender medians over the rounds.
     progress.step(
         "throughput: keel single and batch-64, raw disruptor single and batch-64, crossbeam, std; \
          interleaved rounds",
     );
-    let contenders: [&dyn Fn() -> Duration; 6] = [
-        &|| keel(1, 1, n, false),
-        &|| keel(1, 1, n, true),
-        &|| raw_disruptor(n, false),
-        &|| raw_disruptor(n, true),
-        &|| crossbeam(n),
-        &|| std_mpsc(n),
-    ];
-    let mut rates = vec![Vec::with_capacity(rounds); contenders.len()];
-    for _ in 0..rounds {
-        for (once, rates) in contenders.iter().zip(&mut rates) {
-            rates.push(rate(n, once()));
-        }
-    }
-    let medians: Vec<f64> = rates.iter_mut().map(|r| median(r)).collect();
-    let [keel_single, keel_batch, disruptor_single, disruptor_batch, crossbeam, std]: [f64; 6] =
-        medians.try_into().expect("one median per contender");
+    let [keel_single, keel_batch, disruptor_single, disruptor_batch, crossbeam, std] =
+        interleaved_medians(
+            rounds,
+            [
+                &|| rate(n, keel(1, 1, n, false)),
+                &|| rate(n, keel(1, 1, n, true)),
+                &|| rate(n, raw_disruptor(n, false)),
+                &|| rate(n, raw_disruptor(n, true)),
+                &|| rate(n, crossbeam(n)),
+                &|| rate(n, std_mpsc(n)),
+            ],
+        );
     progress.step("keel latency at 1M msgs/s offered");
     let h = keel_latency(1_000_000, latency_for);
     progress.step("raw disruptor latency at 1M msgs/s offered");

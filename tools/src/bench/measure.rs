@@ -18,6 +18,22 @@ pub fn median(samples: &mut [f64]) -> f64 {
     }
 }
 
+/// Runs each measurement once per round, in order, for `rounds` rounds,
+/// so every contender sees the same host weather (a noisy minute on a
+/// shared VM halves a rate); returns each one's median.
+pub fn interleaved_medians<const N: usize>(
+    rounds: usize,
+    measures: [&dyn Fn() -> f64; N],
+) -> [f64; N] {
+    let mut samples: [Vec<f64>; N] = std::array::from_fn(|_| Vec::with_capacity(rounds));
+    for _ in 0..rounds {
+        for (measure, samples) in measures.iter().zip(&mut samples) {
+            samples.push(measure());
+        }
+    }
+    samples.map(|mut s| median(&mut s))
+}
+
 /// Runs `body` once to warm up, then `rounds` times; each run returns how
 /// many units of work it did. Returns the median nanoseconds per unit.
 pub fn ns_per_unit(rounds: usize, mut body: impl FnMut() -> u64) -> f64 {
@@ -103,5 +119,20 @@ mod tests {
         assert_eq!(median(&mut [3.0, 1.0, 2.0]), 2.0);
         assert_eq!(median(&mut [4.0, 1.0, 2.0, 3.0]), 2.5);
         assert!(median(&mut []).is_nan());
+    }
+
+    #[test]
+    fn interleaved_medians_run_the_measures_in_turn() {
+        let calls = std::cell::RefCell::new(Vec::new());
+        let a = || {
+            calls.borrow_mut().push('a');
+            calls.borrow().len() as f64
+        };
+        let b = || {
+            calls.borrow_mut().push('b');
+            10.0 * calls.borrow().len() as f64
+        };
+        assert_eq!(interleaved_medians(3, [&a, &b]), [3.0, 40.0]);
+        assert_eq!(*calls.borrow(), ['a', 'b', 'a', 'b', 'a', 'b']);
     }
 }

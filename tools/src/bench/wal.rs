@@ -13,7 +13,7 @@ use keel_benches::wal::{
 };
 use keel_engine::config::FsyncPolicy;
 
-use super::measure::median;
+use super::measure::{interleaved_medians, median};
 use super::{BenchError, BenchOptions, Comparison, Progress, Scenario, ScenarioResult};
 
 const EVERY: u64 = 1_000;
@@ -51,13 +51,12 @@ fn run(opts: &BenchOptions, progress: &mut Progress) -> Result<ScenarioResult, B
     let dir = scratch.path();
 
     progress.step("sync every 1,000: keel vs raw write(2)+fdatasync");
-    let (mut keel, mut raw) = (Vec::new(), Vec::new());
-    for _ in 0..rounds {
-        keel.push(keel_every_n(dir, records, EVERY));
-        raw.push(raw_every_n(dir, records, EVERY));
-    }
-    let keel_every1000 = median(&mut keel);
-    let raw_every1000 = median(&mut raw);
+    let [keel_every1000, raw_every1000] = interleaved_medians(
+        rounds,
+        [&|| keel_every_n(dir, records, EVERY), &|| {
+            raw_every_n(dir, records, EVERY)
+        }],
+    );
 
     // Interleaved rounds so the peer and Keel see the same disk weather.
     let (mut naive, mut p1, mut p4, mut p16, mut s4, mut s16) = (
@@ -85,22 +84,17 @@ fn run(opts: &BenchOptions, progress: &mut Progress) -> Result<ScenarioResult, B
     let (always_16p, per_sync_16p) = (median(&mut p16), median(&mut s16));
 
     progress.step("durable bus topic: every 1,000 vs raw, always 16 publishers vs naive");
-    let (mut topic_every, mut topic_16p, mut naive_topic) = (Vec::new(), Vec::new(), Vec::new());
-    for _ in 0..rounds {
-        let every = (FsyncPolicy::EveryN, EVERY);
-        topic_every.push(keel_durable_topic(
-            dir,
-            every,
-            1,
-            (records, Duration::from_secs(3_600)),
-        ));
-        let always_16 = (FsyncPolicy::Always, 1);
-        topic_16p.push(keel_durable_topic(dir, always_16, 16, (u64::MAX, always)));
-        naive_topic.push(naive_always(dir, always));
-    }
-    let topic_every1000 = median(&mut topic_every);
-    let topic_always_16p = median(&mut topic_16p);
-    let naive_topic = median(&mut naive_topic);
+    let [topic_every1000, topic_always_16p, naive_topic] = interleaved_medians(
+        rounds,
+        [
+            &|| {
+                let every = (FsyncPolicy::EveryN, EVERY);
+                keel_durable_topic(dir, every, 1, (records, Duration::from_secs(3_600)))
+            },
+            &|| keel_durable_topic(dir, (FsyncPolicy::Always, 1), 16, (u64::MAX, always)),
+            &|| naive_always(dir, always),
+        ],
+    );
 
     progress.step("recovery scan");
     let recovery = recovery_gb_per_s(dir, recovery_bytes, rounds);
