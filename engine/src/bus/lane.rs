@@ -57,7 +57,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use crossbeam_utils::CachePadded;
 
 use super::durable::{DurableLog, DurableLogError};
-use super::message::{Envelope, OFFSET_MAX};
+use super::message::{Envelope, Scratch, OFFSET_MAX};
 use super::outcome::BusError;
 use super::topic::{bump, check_batch, wait_for_room, FullPolicy, Rings, Topic};
 
@@ -90,10 +90,10 @@ pub(crate) struct SpillRecord<'a> {
 /// Encodes a publish of `n` messages; `fill(i, envelope)` writes the i-th.
 fn encode(
     out: &mut Vec<u8>,
-    scratch: &mut Envelope,
+    scratch: &mut Scratch,
     (partition, key_hash, flags): (u32, u64, u8),
     n: usize,
-    fill: &dyn Fn(usize, &mut Envelope),
+    fill: &dyn Fn(usize, &mut Envelope<'_>),
 ) {
     out.clear();
     out.push(SPILL_RECORD_VERSION);
@@ -105,10 +105,12 @@ fn encode(
     out.extend_from_slice(&[0; 4]);
     debug_assert_eq!(out.len(), SPILL_HEADER_BYTES);
     for i in 0..n {
-        fill(i, scratch);
-        out.extend_from_slice(&scratch.word.to_le_bytes());
-        out.extend_from_slice(&(scratch.bytes().len() as u32).to_le_bytes());
-        out.extend_from_slice(scratch.bytes());
+        let mut e = scratch.envelope();
+        fill(i, &mut e);
+        let message = e.delivered();
+        out.extend_from_slice(&message.word().to_le_bytes());
+        out.extend_from_slice(&(message.bytes().len() as u32).to_le_bytes());
+        out.extend_from_slice(message.bytes());
     }
 }
 
@@ -221,7 +223,7 @@ fn place(
     let mut placed = 0;
     for (word, payload) in record.messages().skip(*partial as usize) {
         let tail = rings.generation.slowest_tail(p);
-        let fill = |_: usize, e: &mut Envelope| {
+        let fill = |_: usize, e: &mut Envelope<'_>| {
             e.fill(record.key_hash, record.flags, word, payload);
             e.set_offset(sequence);
         };
@@ -277,7 +279,7 @@ pub(crate) struct SpillState {
     /// Buffers of placed records, for reuse.
     spare: Vec<Vec<u8>>,
     record: Vec<u8>,
-    scratch: Envelope,
+    scratch: Scratch,
 }
 
 /// A log lane: the topic's spill log, or one partition's log, with its
@@ -413,7 +415,7 @@ impl LogLane {
                 pending: VecDeque::new(),
                 spare: Vec::new(),
                 record: Vec::new(),
-                scratch: Envelope::default(),
+                scratch: Scratch::default(),
             }),
         }
     }
@@ -464,7 +466,7 @@ impl LogLane {
         st: &mut SpillState,
         route: (u32, u64, u8),
         n: usize,
-        fill: &dyn Fn(usize, &mut Envelope),
+        fill: &dyn Fn(usize, &mut Envelope<'_>),
     ) -> Result<(), BusError> {
         let SpillState {
             record, scratch, ..
@@ -630,7 +632,7 @@ impl LogLane {
         (key_hash, flags): (u64, u8),
         n: usize,
         policy: FullPolicy,
-        fill: &dyn Fn(usize, &mut Envelope),
+        fill: &dyn Fn(usize, &mut Envelope<'_>),
     ) -> Result<LanePublish, BusError> {
         let p = self.partition.expect("publish is a partition lane's");
         let (end, wait) = {
@@ -806,9 +808,9 @@ mod tests {
 
     #[test]
     fn a_batch_record_round_trips_and_bad_lengths_are_refused() {
-        let (mut out, mut scratch) = (Vec::new(), Envelope::default());
+        let (mut out, mut scratch) = (Vec::new(), Scratch::default());
         let payloads: [&[u8]; 3] = [b"a", b"", b"xyz"];
-        let fill = |i: usize, e: &mut Envelope| e.fill(9, 2, i as u64 * 10, payloads[i]);
+        let fill = |i: usize, e: &mut Envelope<'_>| e.fill(9, 2, i as u64 * 10, payloads[i]);
         encode(&mut out, &mut scratch, (3, 9, 2), 3, &fill);
         let r = SpillRecord::decode(&out).unwrap();
         assert_eq!((r.flags, r.partition, r.key_hash, r.count), (2, 3, 9, 3));

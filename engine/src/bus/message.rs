@@ -1,74 +1,127 @@
-//! What travels on a topic's ring: preallocated envelopes, and the view a
-//! subscriber gets of one.
+//! What travels on a topic's ring: preallocated slots with their side
+//! cells, and the view a subscriber gets of one.
+
+use std::cell::UnsafeCell;
 
 /// Set on messages published while the bus was in Warning or worse.
 pub const FLAG_BACKPRESSURE: u8 = 1;
 /// Set on messages published with a key.
 pub const FLAG_KEYED: u8 = 2;
 
-/// One ring slot. Preallocated at start-up; the byte buffer keeps its
-/// capacity between uses, so publishing allocates only when a payload is
-/// larger than any before it in that slot.
-///
-/// 32 bytes and 32-aligned, so two share a cache line and none straddles
-/// two: a batch moves half a line per message between the cores, where the
-/// 56-byte layout (flags and offset apart, the byte `Vec` inline) moved
-/// almost a whole one. The flags sit in the top byte of the offset word
-/// and the byte buffer behind a pointer, allocated the first time its
-/// slot carries bytes.
-#[derive(Debug, Default)]
-#[repr(align(32))]
-pub struct Envelope {
-    pub(crate) key_hash: u64,
-    pub(crate) word: u64,
+/// One ring slot: what every message carries, 16 bytes and 16-aligned, so
+/// four share a cache line. A batch of words moves a quarter line per
+/// message between the cores; the 32-byte slot that also held the key
+/// hash and the byte buffer's pointer moved half a line, and on this
+/// 2-core VM, whose cores fetch each other's lines slowly in some runs,
+/// that halved batch throughput (`ARCHITECTURE.md`, bus performance). What
+/// only some messages carry (the key hash, the bytes) lives in the ring's
+/// [`Extra`] column at the same index, read only when `meta`'s flags say
+/// it is there.
+#[derive(Debug, Default, Clone, Copy)]
+#[repr(C, align(16))]
+pub(crate) struct Slot {
+    word: u64,
     /// Flags in the top byte; below them the message's sequence in its
     /// partition's log (durable topics only; 0 on others, whose
     /// subscribers never read it).
-    flags_offset: u64,
-    /// A pointer (8 bytes) to the buffer, not the buffer's 24-byte header:
-    /// the envelope stays 32 bytes; the extra hop is taken by byte
-    /// payloads only.
+    meta: u64,
+}
+
+const _: () = assert!(std::mem::size_of::<Slot>() == 16);
+
+/// The side column's cell for one ring slot: written only for a keyed
+/// message (the hash) or a byte payload (the buffer, which keeps its
+/// capacity between uses, so publishing allocates only when a payload is
+/// larger than any before it in that slot).
+#[derive(Debug, Default)]
+pub(crate) struct Extra {
+    key_hash: u64,
+    /// A pointer (8 bytes) to the buffer, allocated the first time its
+    /// slot carries bytes.
     #[allow(clippy::box_collection)]
     bytes: Option<Box<Vec<u8>>>,
 }
 
-const _: () = assert!(std::mem::size_of::<Envelope>() == 32);
+/// Internal bit of the flags byte: the slot's [`Extra`] holds this
+/// message's bytes. Masked out of [`Delivered::flags`].
+const HAS_BYTES: u8 = 0x80;
 
-/// Bits of `Envelope::flags_offset` below the flags byte.
+/// Bits of `Slot::meta` below the flags byte.
 const OFFSET_BITS: u32 = 56;
 const OFFSET_MASK: u64 = (1 << OFFSET_BITS) - 1;
-/// Largest log sequence an envelope carries: 2^56 - 1, some 2,000 years of
+/// Largest log sequence a slot carries: 2^56 - 1, some 2,000 years of
 /// records at a million synced records a second.
 pub(crate) const OFFSET_MAX: u64 = OFFSET_MASK;
 
-impl Envelope {
+/// A ring's side column, as the slots' views reach it: one [`Extra`] per
+/// slot, found from the slot's address (`(address - base) / 16`). The index
+/// is computed, and the cell touched, only for messages that have a key or
+/// bytes.
+#[derive(Clone, Copy)]
+pub(crate) struct Side<'a> {
+    /// Address of slot 0.
+    pub(crate) base: usize,
+    pub(crate) cells: &'a [UnsafeCell<Extra>],
+}
+
+impl<'a> Side<'a> {
+    /// The cell of `slot`. Panics if `slot` is not one of this column's
+    /// ring's slots.
+    #[inline]
+    fn cell(self, slot: &Slot) -> &'a UnsafeCell<Extra> {
+        let index = (slot as *const Slot as usize - self.base) / std::mem::size_of::<Slot>();
+        &self.cells[index]
+    }
+}
+
+/// A slot being written, and the way to its side cell.
+pub(crate) struct Envelope<'a> {
+    slot: &'a mut Slot,
+    side: Side<'a>,
+}
+
+impl<'a> Envelope<'a> {
+    /// # Safety
+    /// `slot` lies in the ring whose column `side` is, and the caller may
+    /// write `slot`'s cell for `'a` as it may write `slot` (no one else
+    /// reads or writes either meanwhile).
+    #[inline]
+    pub(crate) unsafe fn new(slot: &'a mut Slot, side: Side<'a>) -> Envelope<'a> {
+        Envelope { slot, side }
+    }
+
+    #[inline]
+    fn extra(&mut self) -> &mut Extra {
+        let cell = self.side.cell(self.slot);
+        // SAFETY: `new`'s contract: this envelope has the cell to itself,
+        // and `&mut self` keeps this the only reference made from it.
+        unsafe { &mut *cell.get() }
+    }
+
+    /// Writes a message. A word touches the slot alone, with stores only
+    /// (no load of a line the consumer last read); the side cell is
+    /// written only for a key or bytes.
     #[inline]
     pub(crate) fn fill(&mut self, key_hash: u64, flags: u8, word: u64, bytes: &[u8]) {
-        self.key_hash = key_hash;
-        self.word = word;
+        self.slot.word = word;
+        let mut flags = flags & !HAS_BYTES;
+        if flags & FLAG_KEYED != 0 {
+            self.extra().key_hash = key_hash;
+        }
+        if !bytes.is_empty() {
+            flags |= HAS_BYTES;
+            let extra = self.extra();
+            match &mut extra.bytes {
+                Some(buffer) => {
+                    buffer.clear();
+                    buffer.extend_from_slice(bytes);
+                }
+                None => extra.bytes = Some(Box::new(bytes.to_vec())),
+            }
+        }
         // A store, not a read-modify-write of the slot: the offset is
         // zeroed here and set after the fill by durable topics only.
-        self.flags_offset = u64::from(flags) << OFFSET_BITS;
-        match &mut self.bytes {
-            Some(buffer) => {
-                buffer.clear();
-                buffer.extend_from_slice(bytes);
-            }
-            None if bytes.is_empty() => {}
-            None => self.bytes = Some(Box::new(bytes.to_vec())),
-        }
-    }
-
-    /// [`FLAG_BACKPRESSURE`], [`FLAG_KEYED`].
-    #[inline]
-    pub(crate) fn flags(&self) -> u8 {
-        (self.flags_offset >> OFFSET_BITS) as u8
-    }
-
-    /// The log sequence (durable topics).
-    #[inline]
-    pub(crate) fn offset(&self) -> u64 {
-        self.flags_offset & OFFSET_MASK
+        self.slot.meta = u64::from(flags) << OFFSET_BITS;
     }
 
     /// Sets the log sequence, at most [`OFFSET_MAX`] (a log refuses to
@@ -76,13 +129,92 @@ impl Envelope {
     #[inline]
     pub(crate) fn set_offset(&mut self, offset: u64) {
         debug_assert!(offset <= OFFSET_MAX, "log sequence past 2^56");
-        self.flags_offset = (self.flags_offset & !OFFSET_MASK) | (offset & OFFSET_MASK);
+        self.slot.meta = (self.slot.meta & !OFFSET_MASK) | (offset & OFFSET_MASK);
+    }
+
+    /// What was filled in, as a subscriber would see it.
+    pub(crate) fn delivered(&self) -> Delivered<'_> {
+        Delivered {
+            slot: self.slot,
+            side: self.side,
+        }
+    }
+}
+
+/// A slot and side cell owned outside any ring (encoding spill records).
+#[derive(Default)]
+pub(crate) struct Scratch {
+    slot: Slot,
+    cell: [UnsafeCell<Extra>; 1],
+}
+
+impl Scratch {
+    pub(crate) fn envelope(&mut self) -> Envelope<'_> {
+        let side = Side {
+            base: &self.slot as *const Slot as usize,
+            cells: &self.cell,
+        };
+        // SAFETY: `&mut self` gives this envelope the slot and its one
+        // cell to itself for its lifetime.
+        unsafe { Envelope::new(&mut self.slot, side) }
+    }
+}
+
+/// A filled slot, read, and the way to its side cell.
+#[derive(Clone, Copy)]
+pub(crate) struct Delivered<'a> {
+    slot: &'a Slot,
+    side: Side<'a>,
+}
+
+impl<'a> Delivered<'a> {
+    /// # Safety
+    /// `slot` lies in the ring whose column `side` is, and no one writes
+    /// `slot` or its cell for `'a`.
+    #[inline]
+    pub(crate) unsafe fn new(slot: &'a Slot, side: Side<'a>) -> Delivered<'a> {
+        Delivered { slot, side }
+    }
+
+    #[inline]
+    fn extra(&self) -> &'a Extra {
+        // SAFETY: `new`'s contract: nothing writes the cell for `'a`.
+        unsafe { &*self.side.cell(self.slot).get() }
+    }
+
+    /// [`FLAG_BACKPRESSURE`], [`FLAG_KEYED`].
+    #[inline]
+    pub(crate) fn flags(&self) -> u8 {
+        (self.slot.meta >> OFFSET_BITS) as u8 & !HAS_BYTES
+    }
+
+    #[inline]
+    pub(crate) fn word(&self) -> u64 {
+        self.slot.word
+    }
+
+    /// `stable_hash(key)` for a keyed message, 0 otherwise.
+    #[inline]
+    pub(crate) fn key_hash(&self) -> u64 {
+        if self.flags() & FLAG_KEYED == 0 {
+            return 0;
+        }
+        self.extra().key_hash
+    }
+
+    /// The log sequence (durable topics).
+    #[inline]
+    pub(crate) fn offset(&self) -> u64 {
+        self.slot.meta & OFFSET_MASK
     }
 
     /// The byte payload (empty for a word).
     #[inline]
-    pub(crate) fn bytes(&self) -> &[u8] {
-        self.bytes.as_deref().map_or(&[], Vec::as_slice)
+    pub(crate) fn bytes(&self) -> &'a [u8] {
+        if (self.slot.meta >> OFFSET_BITS) as u8 & HAS_BYTES == 0 {
+            return &[];
+        }
+        self.extra().bytes.as_deref().map_or(&[], Vec::as_slice)
     }
 }
 
@@ -130,17 +262,34 @@ mod tests {
 
     #[test]
     fn an_envelope_keeps_flags_offset_and_bytes_apart() {
-        let mut e = Envelope::default();
+        let mut scratch = Scratch::default();
+        let mut e = scratch.envelope();
         e.fill(7, FLAG_KEYED | FLAG_BACKPRESSURE, 42, b"abc");
         e.set_offset(OFFSET_MAX);
-        assert_eq!((e.key_hash, e.word, e.flags()), (7, 42, 3));
-        assert_eq!((e.offset(), e.bytes()), (OFFSET_MAX, &b"abc"[..]));
+        let d = e.delivered();
+        assert_eq!((d.key_hash(), d.word(), d.flags()), (7, 42, 3));
+        assert_eq!((d.offset(), d.bytes()), (OFFSET_MAX, &b"abc"[..]));
         e.set_offset(5);
-        assert_eq!((e.flags(), e.offset()), (3, 5));
-        e.fill(0, 0, 1, &[]);
-        assert_eq!((e.flags(), e.offset(), e.bytes()), (0, 0, &[][..]));
+        assert_eq!((e.delivered().flags(), e.delivered().offset()), (3, 5));
+        // A word after bytes, unkeyed after keyed: the side cell keeps its
+        // old contents, the flags say they are not this message's.
+        e.fill(9, 0, 1, &[]);
+        let d = e.delivered();
+        assert_eq!(
+            (d.flags(), d.offset(), d.bytes(), d.key_hash()),
+            (0, 0, &[][..], 0)
+        );
+        // The internal bit cannot be set from outside.
+        e.fill(0, FLAG_KEYED | HAS_BYTES, 1, &[]);
+        assert_eq!(
+            (e.delivered().flags(), e.delivered().bytes()),
+            (FLAG_KEYED, &[][..])
+        );
         e.fill(0, FLAG_KEYED, 1, b"xy");
-        assert_eq!((e.flags(), e.bytes()), (FLAG_KEYED, &b"xy"[..]));
+        assert_eq!(
+            (e.delivered().flags(), e.delivered().bytes()),
+            (FLAG_KEYED, &b"xy"[..])
+        );
     }
 
     #[test]

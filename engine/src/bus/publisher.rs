@@ -106,7 +106,7 @@ impl Publisher {
     }
 
     #[inline]
-    fn send<F: Fn(usize, u8, u64, &mut Envelope)>(
+    fn send<F: Fn(usize, u8, u64, &mut Envelope<'_>)>(
         &mut self,
         key: Option<&[u8]>,
         n: usize,
@@ -199,7 +199,7 @@ impl Publisher {
         &mut self,
         (partition, key_hash, flags): Route,
         n: usize,
-        fill: &impl Fn(usize, u8, u64, &mut Envelope),
+        fill: &impl Fn(usize, u8, u64, &mut Envelope<'_>),
     ) -> bool {
         self.rings
             .try_publish(partition, n, |i, e| fill(i, flags, key_hash, e))
@@ -213,7 +213,7 @@ impl Publisher {
         &mut self,
         route: Route,
         n: usize,
-        fill: &impl Fn(usize, u8, u64, &mut Envelope),
+        fill: &impl Fn(usize, u8, u64, &mut Envelope<'_>),
     ) -> bool {
         let mut attempts = 0u32;
         loop {
@@ -240,7 +240,7 @@ impl Publisher {
         key: Option<&[u8]>,
         n: usize,
         state: BackpressureState,
-        fill: &dyn Fn(usize, u8, u64, &mut Envelope),
+        fill: &dyn Fn(usize, u8, u64, &mut Envelope<'_>),
     ) -> Result<PublishOutcome, BusError> {
         // Entered only to learn the current partition count.
         self.enter()?;
@@ -282,7 +282,7 @@ impl Publisher {
         tried: Option<Route>,
         n: usize,
         state: BackpressureState,
-        fill: &dyn Fn(usize, u8, u64, &mut Envelope),
+        fill: &dyn Fn(usize, u8, u64, &mut Envelope<'_>),
     ) -> Result<PublishOutcome, BusError> {
         let topic = Arc::clone(&self.topic);
         let lane = topic.spill.as_ref().expect("only spill topics spill");

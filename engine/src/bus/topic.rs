@@ -148,7 +148,7 @@ impl Rings {
         &mut self,
         partition: usize,
         n: usize,
-        fill: impl Fn(usize, &mut Envelope),
+        fill: impl Fn(usize, &mut Envelope<'_>),
     ) -> Result<i64, Full> {
         let producer = &mut self.producers[partition];
         let last = if n == 1 {
