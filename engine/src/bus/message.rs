@@ -53,22 +53,39 @@ const OFFSET_MASK: u64 = (1 << OFFSET_BITS) - 1;
 /// records at a million synced records a second.
 pub(crate) const OFFSET_MAX: u64 = OFFSET_MASK;
 
-/// A ring's side column, as the slots' views reach it: one [`Extra`] per
-/// slot, found from the slot's address (`(address - base) / 16`). The index
-/// is computed, and the cell touched, only for messages that have a key or
-/// bytes.
-#[derive(Clone, Copy)]
-pub(crate) struct Side<'a> {
+/// A ring's side column: one [`Extra`] per slot, found from the slot's
+/// address (`(address - base) / 16`). The index is computed, and the cell
+/// touched, only for messages that have a key or bytes.
+pub(crate) struct SideColumn {
     /// Address of slot 0.
-    pub(crate) base: usize,
-    pub(crate) cells: &'a [UnsafeCell<Extra>],
+    base: usize,
+    cells: Box<[UnsafeCell<Extra>]>,
 }
 
-impl<'a> Side<'a> {
+// SAFETY: a cell is reached only through an `Envelope` (made from the
+// `&mut Slot` of the same index: in `ring.rs`, the one the crate hands a
+// producer between its claim and its publish; in `Scratch`, its own slot
+// under `&mut self`) or a `Delivered` (made from the `&Slot` a poller's
+// guard hands out between the publish and the release). The crate never
+// has a slot claimed and readable at once, so a cell is never written
+// while read; and its cursor publish (Release) / poller read (Acquire),
+// poller release (Release) / producer claim (Acquire) pairs order the
+// cell's accesses as they order the slot's. `Extra` is `Send`.
+unsafe impl Sync for SideColumn {}
+
+impl SideColumn {
+    /// `size` empty cells for the ring whose slot 0 is at `base`.
+    pub(crate) fn new(base: usize, size: usize) -> SideColumn {
+        SideColumn {
+            base,
+            cells: (0..size).map(|_| UnsafeCell::default()).collect(),
+        }
+    }
+
     /// The cell of `slot`. Panics if `slot` is not one of this column's
     /// ring's slots.
     #[inline]
-    fn cell(self, slot: &Slot) -> &'a UnsafeCell<Extra> {
+    fn cell(&self, slot: &Slot) -> &UnsafeCell<Extra> {
         let index = (slot as *const Slot as usize - self.base) / std::mem::size_of::<Slot>();
         &self.cells[index]
     }
@@ -77,7 +94,7 @@ impl<'a> Side<'a> {
 /// A slot being written, and the way to its side cell.
 pub(crate) struct Envelope<'a> {
     slot: &'a mut Slot,
-    side: Side<'a>,
+    side: &'a SideColumn,
 }
 
 impl<'a> Envelope<'a> {
@@ -86,7 +103,7 @@ impl<'a> Envelope<'a> {
     /// write `slot`'s cell for `'a` as it may write `slot` (no one else
     /// reads or writes either meanwhile).
     #[inline]
-    pub(crate) unsafe fn new(slot: &'a mut Slot, side: Side<'a>) -> Envelope<'a> {
+    pub(crate) unsafe fn new(slot: &'a mut Slot, side: &'a SideColumn) -> Envelope<'a> {
         Envelope { slot, side }
     }
 
@@ -142,21 +159,28 @@ impl<'a> Envelope<'a> {
 }
 
 /// A slot and side cell owned outside any ring (encoding spill records).
-#[derive(Default)]
 pub(crate) struct Scratch {
     slot: Slot,
-    cell: [UnsafeCell<Extra>; 1],
+    /// One cell; its base is set to `slot`'s address at each use (the
+    /// scratch may have moved).
+    side: SideColumn,
+}
+
+impl Default for Scratch {
+    fn default() -> Scratch {
+        Scratch {
+            slot: Slot::default(),
+            side: SideColumn::new(0, 1),
+        }
+    }
 }
 
 impl Scratch {
     pub(crate) fn envelope(&mut self) -> Envelope<'_> {
-        let side = Side {
-            base: &self.slot as *const Slot as usize,
-            cells: &self.cell,
-        };
+        self.side.base = &self.slot as *const Slot as usize;
         // SAFETY: `&mut self` gives this envelope the slot and its one
         // cell to itself for its lifetime.
-        unsafe { Envelope::new(&mut self.slot, side) }
+        unsafe { Envelope::new(&mut self.slot, &self.side) }
     }
 }
 
@@ -164,7 +188,7 @@ impl Scratch {
 #[derive(Clone, Copy)]
 pub(crate) struct Delivered<'a> {
     slot: &'a Slot,
-    side: Side<'a>,
+    side: &'a SideColumn,
 }
 
 impl<'a> Delivered<'a> {
@@ -172,7 +196,7 @@ impl<'a> Delivered<'a> {
     /// `slot` lies in the ring whose column `side` is, and no one writes
     /// `slot` or its cell for `'a`.
     #[inline]
-    pub(crate) unsafe fn new(slot: &'a Slot, side: Side<'a>) -> Delivered<'a> {
+    pub(crate) unsafe fn new(slot: &'a Slot, side: &'a SideColumn) -> Delivered<'a> {
         Delivered { slot, side }
     }
 
@@ -182,10 +206,16 @@ impl<'a> Delivered<'a> {
         unsafe { &*self.side.cell(self.slot).get() }
     }
 
+    /// The flags byte, internal bit included.
+    #[inline]
+    fn all_flags(&self) -> u8 {
+        (self.slot.meta >> OFFSET_BITS) as u8
+    }
+
     /// [`FLAG_BACKPRESSURE`], [`FLAG_KEYED`].
     #[inline]
     pub(crate) fn flags(&self) -> u8 {
-        (self.slot.meta >> OFFSET_BITS) as u8 & !HAS_BYTES
+        self.all_flags() & !HAS_BYTES
     }
 
     #[inline]
@@ -196,7 +226,7 @@ impl<'a> Delivered<'a> {
     /// `stable_hash(key)` for a keyed message, 0 otherwise.
     #[inline]
     pub(crate) fn key_hash(&self) -> u64 {
-        if self.flags() & FLAG_KEYED == 0 {
+        if self.all_flags() & FLAG_KEYED == 0 {
             return 0;
         }
         self.extra().key_hash
@@ -211,7 +241,7 @@ impl<'a> Delivered<'a> {
     /// The byte payload (empty for a word).
     #[inline]
     pub(crate) fn bytes(&self) -> &'a [u8] {
-        if (self.slot.meta >> OFFSET_BITS) as u8 & HAS_BYTES == 0 {
+        if self.all_flags() & HAS_BYTES == 0 {
             return &[];
         }
         self.extra().bytes.as_deref().map_or(&[], Vec::as_slice)

@@ -5,7 +5,7 @@
 //! read-modify-write per publish).
 //!
 //! Beside the crate's ring of 16-byte [`Slot`]s sits a side column of
-//! [`Extra`] cells, one per slot, for what only some messages carry (a key
+//! `Extra` cells, one per slot, for what only some messages carry (a key
 //! hash, a byte payload). A slot's cell is found from the slot's address:
 //! the ring is built, one message is published and read through every
 //! poller before anyone else sees the ring (learning slot 0's address),
@@ -13,7 +13,6 @@
 //! is sequence 0 of the crate's ring; the handles here subtract one, so
 //! Keel's sequences still start at 0.
 
-use std::cell::UnsafeCell;
 use std::sync::Arc;
 
 use disruptor::{
@@ -22,50 +21,29 @@ use disruptor::{
     SingleProducerBarrier,
 };
 
-use super::message::{Delivered, Envelope, Extra, Side, Slot};
+use super::message::{Delivered, Envelope, SideColumn, Slot};
 
-/// A ring's side column: one [`Extra`] per slot, at the slot's index.
-pub(crate) struct SideColumn {
-    /// Address of the ring's slot 0.
-    base: usize,
-    cells: Box<[UnsafeCell<Extra>]>,
+/// Messages the crate's ring carries before Keel's first: the priming one
+/// (see the module comment). Keel's sequence = the crate's - `PRIMED`.
+const PRIMED: i64 = 1;
+
+/// The envelope for a slot of `side`'s ring the crate handed out to be
+/// written.
+#[inline]
+fn envelope<'a>(side: &'a SideColumn, slot: &'a mut Slot) -> Envelope<'a> {
+    // SAFETY: `slot` is this column's ring's and exclusively this
+    // producer's (a `&mut` from the crate's claim), and so is its cell (see
+    // `SideColumn`'s `Sync` impl).
+    unsafe { Envelope::new(slot, side) }
 }
 
-// SAFETY: a cell is reached only through an `Envelope` (made below from the
-// `&mut Slot` of the same index the crate hands a producer between its
-// claim and its publish) or a `Delivered` (made from the `&Slot` a
-// poller's guard hands out between the publish and the release). The crate
-// never has a slot claimed and readable at once, so a cell is never
-// written while read; and its cursor publish (Release) / poller read
-// (Acquire), poller release (Release) / producer claim (Acquire) pairs
-// order the cell's accesses as they order the slot's. `Extra` is `Send`.
-unsafe impl Sync for SideColumn {}
-
-impl SideColumn {
-    fn side(&self) -> Side<'_> {
-        Side {
-            base: self.base,
-            cells: &self.cells,
-        }
-    }
-
-    /// The envelope for a slot the crate handed out to be written.
-    #[inline]
-    fn envelope<'a>(&'a self, slot: &'a mut Slot) -> Envelope<'a> {
-        // SAFETY: `slot` is this ring's and exclusively this producer's (a
-        // `&mut` from the crate's claim), and so is its cell (see the `Sync`
-        // impl above).
-        unsafe { Envelope::new(slot, self.side()) }
-    }
-
-    /// The view of a slot the crate handed out to be read.
-    #[inline]
-    fn delivered<'a>(&'a self, slot: &'a Slot) -> Delivered<'a> {
-        // SAFETY: `slot` is this ring's, published and not yet released by
-        // this poller, so no producer writes it or its cell (see the `Sync`
-        // impl).
-        unsafe { Delivered::new(slot, self.side()) }
-    }
+/// The view of a slot of `side`'s ring the crate handed out to be read.
+#[inline]
+fn delivered<'a>(side: &'a SideColumn, slot: &'a Slot) -> Delivered<'a> {
+    // SAFETY: `slot` is this column's ring's, published and not yet
+    // released by this poller, so no producer writes it or its cell (see
+    // `SideColumn`'s `Sync` impl).
+    unsafe { Delivered::new(slot, side) }
 }
 
 /// The producer side of one ring.
@@ -131,10 +109,9 @@ impl RingProducer {
     ) -> Result<i64, Full> {
         let side = &*self.side;
         let last = each_producer!(&mut self.inner, p => p
-            .try_publish(|slot| fill(&mut side.envelope(slot)))
+            .try_publish(|slot| fill(&mut envelope(side, slot)))
             .map_err(|_| Full))?;
-        // The crate's sequence 0 is the primed message.
-        Ok(last - 1)
+        Ok(last - PRIMED)
     }
 
     /// Publishes `n` envelopes at once; `fill(i, envelope)` writes the i-th.
@@ -151,11 +128,11 @@ impl RingProducer {
         let last = each_producer!(&mut self.inner, p => p
             .try_batch_publish(n, |iter| {
                 for (i, slot) in iter.enumerate() {
-                    fill(i, &mut side.envelope(slot));
+                    fill(i, &mut envelope(side, slot));
                 }
             })
             .map_err(|_| Full))?;
-        Ok(last - 1)
+        Ok(last - PRIMED)
     }
 }
 
@@ -184,7 +161,7 @@ impl RingPoller {
                 };
                 let mut n = 0;
                 for slot in &mut guard {
-                    f(side.delivered(slot));
+                    f(delivered(side, slot));
                     n += 1;
                 }
                 n
@@ -263,10 +240,7 @@ fn prime<P>(
         .try_publish(|slot| base = slot as *mut Slot as usize)
         .expect("a new ring has room"));
     debug_assert_eq!(first, 0);
-    let side = Arc::new(SideColumn {
-        base,
-        cells: (0..size).map(|_| UnsafeCell::default()).collect(),
-    });
+    let side = Arc::new(SideColumn::new(base, size));
     let pollers = pollers
         .into_iter()
         .map(|p| {

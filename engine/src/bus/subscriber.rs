@@ -190,29 +190,26 @@ impl Subscriber {
     /// Like [`Subscriber::poll`], but waits (per the wait strategy) up to
     /// `timeout` for at least one message.
     pub fn poll_wait(&mut self, timeout: Duration, mut handler: impl FnMut(Message<'_>)) -> usize {
-        // The clock is read only once nothing was ready: a clock read costs
-        // tens of nanoseconds in a VM, more than a poll that finds work.
-        let n = self.poll(&mut handler);
-        if n > 0 {
-            return n;
-        }
-        let started = Instant::now();
-        let deadline = started + timeout;
+        // The clock is first read once a poll found nothing: a clock read
+        // costs tens of nanoseconds in a VM, more than a poll that finds
+        // work.
+        let mut started = None;
         loop {
             let n = self.poll(&mut handler);
             if n > 0 {
                 return n;
             }
             let now = Instant::now();
-            if now >= deadline {
+            let waited = now - *started.get_or_insert(now);
+            if waited >= timeout {
                 return 0;
             }
             match self.wait {
                 WaitStrategy::Spin => std::hint::spin_loop(),
                 WaitStrategy::Yield => std::thread::yield_now(),
-                WaitStrategy::Park if now - started < PARK_SPIN => std::hint::spin_loop(),
+                WaitStrategy::Park if waited < PARK_SPIN => std::hint::spin_loop(),
                 WaitStrategy::Park => {
-                    let left = deadline - now;
+                    let left = timeout - waited;
                     // Borrowed: parking allocates nothing.
                     let generation = self.generation.as_ref().expect("set by poll");
                     let rings = &generation.groups[self.group];
