@@ -27,7 +27,9 @@ pub use backing_store::{validate_key, BackingStore, KeyError, StoreError};
 pub use cache_store::{CacheCodec, FileCacheStore, PrefixedBytes};
 pub use wal::error::WalError;
 pub use wal::io::{Backend, BackendFile, FileBytes, OsBackend};
-pub use wal::log::{unix_now_ns, LogOptions, PartitionLog, Record, WRITE_BUFFER_BYTES};
+pub use wal::log::{
+    unix_now_ns, LogOptions, PartitionLog, Record, WRITE_BUFFER_BYTES, ZERO_AHEAD_BYTES,
+};
 pub use wal::offsets::{decode_offsets, ConsumerOffsets, OffsetsError, OFFSETS_FILE};
 pub use wal::record::{
     encoded_len, RecordError, RecordRef, RECORD_HEADER_BYTES, RECORD_PAYLOAD_BYTES_MAX,

@@ -19,6 +19,10 @@ use super::sync::{Durability, GroupCommit, Receipt};
 
 /// Bytes buffered before they are handed to the OS in one `pwrite`.
 pub const WRITE_BUFFER_BYTES: usize = 256 << 10;
+/// Under policy "always", how far past the records a segment's space is
+/// written with zeros ahead of them (see `Writer::zero_ahead`).
+pub const ZERO_AHEAD_BYTES: u64 = 64 << 10;
+static ZEROS: [u8; ZERO_AHEAD_BYTES as usize] = [0; ZERO_AHEAD_BYTES as usize];
 /// Smallest segment size accepted.
 pub const SEGMENT_BYTES_MIN: u64 = 4 << 10;
 /// Largest segment size accepted.
@@ -112,6 +116,13 @@ pub(crate) struct Writer {
     buf: Vec<u8>,
     /// File offset of `buf[0]`.
     buf_offset: u64,
+    /// The active segment's space below this offset has been written
+    /// (records or zeros) since this writer created the segment.
+    zeroed_end: u64,
+    /// How far zero-ahead may write in the active segment: its size, or 0
+    /// where it is off (policies other than "always", and a segment found
+    /// by recovery, whose size may differ from this log's option).
+    zero_limit: u64,
     next_sequence: u64,
     unsynced_records: u64,
     last_sync: Instant,
@@ -196,6 +207,29 @@ impl Writer {
         WalError::io(op, path, e)
     }
 
+    /// Writes zeros from the end of the records about to be written
+    /// (`end`) to [`ZERO_AHEAD_BYTES`] past it. Preallocated space is
+    /// unwritten: the first `fdatasync` after records reach a new block
+    /// converts it to written, a journal commit of its own. Small
+    /// frequent syncs (policy "always") cross a block every few syncs;
+    /// writing zeros ahead lets one sync convert the next 64 KiB at once
+    /// (16 producers' sync: 20-35% faster measured on the development VM;
+    /// see `storage/FORMAT.md`). The zeros reach the device once, with the
+    /// sync that follows.
+    fn zero_ahead(&mut self, end: u64) -> Result<(), WalError> {
+        let from = self.zeroed_end.max(end);
+        let to = (end + ZERO_AHEAD_BYTES).min(self.zero_limit);
+        if from < to {
+            let zeros = &ZEROS[..(to - from) as usize];
+            if let Err(e) = self.files.write.write_at(zeros, from) {
+                let path = self.active().path.clone();
+                return Err(self.fail("write", &path, e));
+            }
+        }
+        self.zeroed_end = to.max(end);
+        Ok(())
+    }
+
     fn active(&self) -> &SegmentMeta {
         self.segments
             .last()
@@ -212,6 +246,10 @@ impl Writer {
     fn flush(&mut self) -> Result<(), WalError> {
         if self.buf.is_empty() {
             return Ok(());
+        }
+        let end = self.buf_offset + self.buf.len() as u64;
+        if end > self.zeroed_end && self.zeroed_end < self.zero_limit {
+            self.zero_ahead(end)?;
         }
         if let Err(e) = self.files.write.write_at(&self.buf, self.buf_offset) {
             let path = self.active().path.clone();
@@ -270,6 +308,14 @@ impl Shared {
             .map_err(|e| WalError::io("open", path, e))
     }
 
+    /// The zero-ahead limit for a segment this log creates.
+    fn zero_limit(&self) -> u64 {
+        match self.options.fsync {
+            FsyncPolicy::Always => self.options.segment_bytes,
+            _ => 0,
+        }
+    }
+
     /// Seals the active segment (flush, sync) and starts the next one.
     fn roll(&self, w: &mut Writer) -> Result<(), WalError> {
         w.flush()?;
@@ -292,6 +338,8 @@ impl Shared {
             }
         };
         w.buf_offset = meta.end_offset;
+        w.zeroed_end = meta.end_offset;
+        w.zero_limit = self.zero_limit();
         w.files = files;
         w.segments.push(meta);
         Ok(())
@@ -366,6 +414,8 @@ impl PartitionLog {
                 },
                 buf: Vec::with_capacity(WRITE_BUFFER_BYTES),
                 buf_offset: 0,
+                zeroed_end: 0,
+                zero_limit: 0,
                 next_sequence,
                 unsynced_records: 0,
                 last_sync: Instant::now(),
@@ -375,6 +425,7 @@ impl PartitionLog {
             cursor: Mutex::new(ReadCursor::default()),
             syncs: AtomicU64::new(0),
         };
+        let mut zero_limit = 0;
         let files = match segments.last() {
             Some(last) => {
                 let files = shared.open_segment(&last.path)?;
@@ -388,12 +439,15 @@ impl PartitionLog {
             None => {
                 let (files, meta) = shared.create_segment(next_sequence)?;
                 segments.push(meta);
+                zero_limit = shared.zero_limit();
                 files
             }
         };
         {
             let w = shared.writer.get_mut().unwrap_or_else(|e| e.into_inner());
             w.buf_offset = segments.last().map_or(0, |s| s.end_offset);
+            w.zeroed_end = w.buf_offset;
+            w.zero_limit = zero_limit;
             w.segments = segments;
             w.files = files;
         }

@@ -8,7 +8,8 @@
 //! lock). Before syncing, the leader waits a bounded time (half the last
 //! sync's duration) for appenders that are already inside `append` to add
 //! their records, so 16 producers share one sync instead of alternating
-//! in two halves.
+//! in two halves. (The sync itself is kept short by the writer's zeros
+//! ahead of the records: `Writer::zero_ahead` in `log.rs`.)
 
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Condvar, Mutex, MutexGuard};
