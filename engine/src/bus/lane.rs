@@ -17,9 +17,9 @@
 //! them; the lock holder first replays what fits. A spill lane's publish
 //! goes straight into a ring only with the lock held and the backlog
 //! empty; a partition lane's always appends, then places from its
-//! replay position (`cursor`) on, in log order. So a publish that happens after another (same
-//! thread, or synchronised with it) is delivered after it, and a
-//! partition's ring order is its log order.
+//! replay position (`cursor`) on, in log order. So a publish that
+//! happens after another (same thread, or synchronised with it) is
+//! delivered after it, and a partition's ring order is its log order.
 //!
 //! Visibility: a partition lane places a record only once the log says a
 //! crash keeps it ([`DurableLog::visible_end`]): under policy "always"
@@ -282,6 +282,18 @@ pub(crate) struct SpillState {
     scratch: Scratch,
 }
 
+impl SpillState {
+    /// Drops the `n` oldest pending records (placed, or from now on read
+    /// back from the log), keeping their buffers for reuse.
+    fn retire_pending(&mut self, n: usize) {
+        for buffer in self.pending.drain(..n) {
+            if self.spare.len() < SPARE_BUFFERS_MAX {
+                self.spare.push(buffer);
+            }
+        }
+    }
+}
+
 /// A log lane: the topic's spill log, or one partition's log, with its
 /// replay state.
 pub(crate) struct LogLane {
@@ -316,18 +328,6 @@ pub(super) fn log_error(topic: &str, source: DurableLogError) -> BusError {
 
 /// Refuses `n` appends from log sequence `first` on if the last would pass
 /// [`OFFSET_MAX`], the largest sequence an envelope carries.
-impl SpillState {
-    /// Drops the `n` oldest pending records (placed, or from now on read
-    /// back from the log), keeping their buffers for reuse.
-    fn retire_pending(&mut self, n: usize) {
-        for buffer in self.pending.drain(..n) {
-            if self.spare.len() < SPARE_BUFFERS_MAX {
-                self.spare.push(buffer);
-            }
-        }
-    }
-}
-
 fn check_sequences(topic: &str, partition: usize, first: u64, n: usize) -> Result<(), BusError> {
     match first.checked_add((n as u64).saturating_sub(1)) {
         Some(last) if last <= OFFSET_MAX => Ok(()),

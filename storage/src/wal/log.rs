@@ -216,17 +216,20 @@ impl Writer {
     /// (16 producers' sync: 20-35% faster measured on the development VM;
     /// see `storage/FORMAT.md`). The zeros reach the device once, with the
     /// sync that follows.
+    ///
+    /// Called when `end` passes `zeroed_end`; does nothing where zero-ahead
+    /// is off (`zero_limit` 0) or the records reach the segment's end.
     fn zero_ahead(&mut self, end: u64) -> Result<(), WalError> {
-        let from = self.zeroed_end.max(end);
         let to = (end + ZERO_AHEAD_BYTES).min(self.zero_limit);
-        if from < to {
-            let zeros = &ZEROS[..(to - from) as usize];
-            if let Err(e) = self.files.write.write_at(zeros, from) {
-                let path = self.active().path.clone();
-                return Err(self.fail("write", &path, e));
-            }
+        if to <= end {
+            return Ok(());
         }
-        self.zeroed_end = to.max(end);
+        let zeros = &ZEROS[..(to - end) as usize];
+        if let Err(e) = self.files.write.write_at(zeros, end) {
+            let path = self.active().path.clone();
+            return Err(self.fail("write", &path, e));
+        }
+        self.zeroed_end = to;
         Ok(())
     }
 
@@ -248,7 +251,7 @@ impl Writer {
             return Ok(());
         }
         let end = self.buf_offset + self.buf.len() as u64;
-        if end > self.zeroed_end && self.zeroed_end < self.zero_limit {
+        if end > self.zeroed_end {
             self.zero_ahead(end)?;
         }
         if let Err(e) = self.files.write.write_at(&self.buf, self.buf_offset) {
