@@ -267,12 +267,14 @@ impl Bus {
     pub fn publisher(&self, topic: &str) -> Result<Publisher, BusError> {
         let topic = self.topic(topic)?;
         let rings = Rings::attach(&topic)?;
+        let plain = topic.lanes.is_none() && topic.spill.is_none();
         Ok(Publisher {
             bus: Arc::clone(&self.shared),
             ring_size: rings.generation.ring_size,
             rings,
             topic,
             next_partition: 0,
+            plain,
         })
     }
 

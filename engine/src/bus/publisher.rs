@@ -25,6 +25,9 @@ pub struct Publisher {
     /// handle's memory.
     pub(crate) ring_size: usize,
     pub(crate) next_partition: usize,
+    /// Neither durable nor spilling (fixed at creation): a publish may
+    /// take [`Publisher::try_fast`].
+    pub(crate) plain: bool,
 }
 
 impl Publisher {
@@ -48,6 +51,9 @@ impl Publisher {
         key: Option<&[u8]>,
         word: u64,
     ) -> Result<PublishOutcome, BusError> {
+        if key.is_none() && self.try_fast(1, |_, e| e.fill(0, 0, word, &[])) {
+            return Ok(PublishOutcome::Accepted);
+        }
         self.send(key, 1, |_, flags, key_hash, e| {
             e.fill(key_hash, flags, word, &[])
         })
@@ -64,6 +70,9 @@ impl Publisher {
         words: &[u64],
     ) -> Result<PublishOutcome, BusError> {
         if words.is_empty() {
+            return Ok(PublishOutcome::Accepted);
+        }
+        if key.is_none() && self.try_fast(words.len(), |i, e| e.fill(0, 0, words[i], &[])) {
             return Ok(PublishOutcome::Accepted);
         }
         self.send(key, words.len(), |i, flags, key_hash, e| {
@@ -103,6 +112,41 @@ impl Publisher {
             self.next_partition = 0;
         }
         Ok(())
+    }
+
+    /// The common case in as few instructions as it takes (81 a single
+    /// publish against `send`'s 115, and about a quarter less time; see
+    /// ARCHITECTURE.md): an unkeyed publish of `n` slots into a
+    /// plain topic while the bus and topic are Normal, into the current
+    /// generation's next round-robin partition with room for it. True if
+    /// published (the outcome is `Accepted`); false if any of that does
+    /// not hold, and nothing happened: the caller takes `send`, which
+    /// handles every case.
+    #[inline]
+    fn try_fast(&mut self, n: usize, fill: impl Fn(usize, &mut Envelope<'_>)) -> bool {
+        if !(self.plain
+            && n <= self.ring_size
+            && self.bus.state.is_normal()
+            && self.topic.state.is_normal()
+            && self
+                .rings
+                .slots
+                .active
+                .enter(self.rings.number, &self.topic.gate))
+        {
+            return false;
+        }
+        let p = self.next_partition;
+        let published = self.rings.try_publish(p, n, fill).is_ok();
+        // After the head store, as in `send`.
+        self.rings.slots.active.exit();
+        if !published {
+            return false;
+        }
+        self.next_partition = self.after(p);
+        bump(&self.rings.slots.published, n as u64);
+        self.topic.notifier.notify();
+        true
     }
 
     #[inline]
@@ -164,6 +208,16 @@ impl Publisher {
         }
     }
 
+    /// The round-robin partition after `p`.
+    #[inline]
+    fn after(&self, p: usize) -> usize {
+        if p + 1 == self.rings.producers.len() {
+            0
+        } else {
+            p + 1
+        }
+    }
+
     /// The partition, key hash and flags of a publish; advances the
     /// round-robin for an unkeyed one.
     #[inline]
@@ -179,11 +233,7 @@ impl Publisher {
             }
             None => {
                 let p = self.next_partition;
-                self.next_partition = if p + 1 == self.rings.producers.len() {
-                    0
-                } else {
-                    p + 1
-                };
+                self.next_partition = self.after(p);
                 (p, 0, 0)
             }
         };

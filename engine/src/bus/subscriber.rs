@@ -16,6 +16,17 @@ use crate::scalable::BackpressureState;
 /// How long the Park strategy spin-polls before it parks.
 const PARK_SPIN: Duration = Duration::from_micros(20);
 
+/// Spin-loop hints the Park strategy waits between polls that found
+/// nothing (about 3 us on this host's AMD cores, 6 us where a hint takes
+/// 140 cycles). A poll reads the producer's cursor line, so a consumer
+/// that polls the moment it has caught up makes every publish win that
+/// line back; waiting lets a batch gather, and a single publish with a
+/// consumer runs near its one-thread speed (ARCHITECTURE.md, "Where a
+/// single publish's time goes"). The cost is latency: under Park a
+/// message that lands just after an empty poll waits up to this long
+/// (Spin polls back to back for the lowest latency).
+const GATHER_PAUSES: u32 = 128;
+
 /// How a subscriber waits when nothing is ready.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum WaitStrategy {
@@ -207,7 +218,11 @@ impl Subscriber {
             match self.wait {
                 WaitStrategy::Spin => std::hint::spin_loop(),
                 WaitStrategy::Yield => std::thread::yield_now(),
-                WaitStrategy::Park if waited < PARK_SPIN => std::hint::spin_loop(),
+                WaitStrategy::Park if waited < PARK_SPIN => {
+                    for _ in 0..GATHER_PAUSES {
+                        std::hint::spin_loop();
+                    }
+                }
                 WaitStrategy::Park => {
                     let left = timeout - waited;
                     // Borrowed: parking allocates nothing.
