@@ -197,9 +197,10 @@ fn a_stalled_consumer_makes_the_topic_spill_and_replay_everything_in_order() {
     assert_eq!(m.get("published_total", &t), Some(total as f64));
 }
 
-/// Unkeyed words (`publish_word` and `publish_words`, which have their own
-/// fast path into the ring) also queue behind a spill backlog: once the
-/// ring has room again, a new word must not overtake the spilled ones.
+/// Unkeyed words (`publish_word` and `publish_words`, which take the
+/// publisher's fast path into the ring) also queue behind a spill backlog:
+/// once the ring has room again, a new word must not overtake the spilled
+/// ones.
 #[test]
 fn words_published_while_a_backlog_waits_do_not_overtake_it() {
     let disk = SimDisk::new();
