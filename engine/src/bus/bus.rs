@@ -352,6 +352,7 @@ impl Bus {
             seen_version: u64::MAX,
             next: 0,
             wait: WaitStrategy::Park,
+            gather: false,
             batch: u64::MAX,
             positions: Default::default(),
         })

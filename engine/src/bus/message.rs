@@ -82,12 +82,21 @@ impl SideColumn {
         }
     }
 
-    /// The cell of `slot`. Panics if `slot` is not one of this column's
-    /// ring's slots.
+    /// The cell of `slot`.
+    ///
+    /// # Safety
+    /// `slot` is one of this column's ring's slots (what `Envelope::new`
+    /// and `Delivered::new` require of their callers). Unchecked so that a
+    /// handler that never reads a message's key or bytes costs no load of
+    /// the flags for them: with a bounds check's panic on the path, the
+    /// compiler kept both flag tests in every subscriber's loop.
     #[inline]
-    fn cell(&self, slot: &Slot) -> &UnsafeCell<Extra> {
+    unsafe fn cell(&self, slot: &Slot) -> &UnsafeCell<Extra> {
         let index = (slot as *const Slot as usize - self.base) / std::mem::size_of::<Slot>();
-        &self.cells[index]
+        debug_assert!(index < self.cells.len(), "slot outside the column's ring");
+        // SAFETY: the caller's contract puts `slot` in the ring of
+        // `cells.len()` slots that starts at `base`.
+        unsafe { self.cells.get_unchecked(index) }
     }
 }
 
@@ -109,10 +118,10 @@ impl<'a> Envelope<'a> {
 
     #[inline]
     fn extra(&mut self) -> &mut Extra {
-        let cell = self.side.cell(self.slot);
-        // SAFETY: `new`'s contract: this envelope has the cell to itself,
-        // and `&mut self` keeps this the only reference made from it.
-        unsafe { &mut *cell.get() }
+        // SAFETY: `new`'s contract: `slot` is in `side`'s ring, this
+        // envelope has the cell to itself, and `&mut self` keeps this the
+        // only reference made from it.
+        unsafe { &mut *self.side.cell(self.slot).get() }
     }
 
     /// Writes a message. A word touches the slot alone, with stores only
@@ -202,7 +211,8 @@ impl<'a> Delivered<'a> {
 
     #[inline]
     fn extra(&self) -> &'a Extra {
-        // SAFETY: `new`'s contract: nothing writes the cell for `'a`.
+        // SAFETY: `new`'s contract: `slot` is in `side`'s ring, and
+        // nothing writes the cell for `'a`.
         unsafe { &*self.side.cell(self.slot).get() }
     }
 
@@ -236,6 +246,26 @@ impl<'a> Delivered<'a> {
     #[inline]
     pub(crate) fn offset(&self) -> u64 {
         self.slot.meta & OFFSET_MASK
+    }
+
+    /// The message as a handler sees it, read at `partition`'s `sequence`
+    /// (with its log `offset` on a durable topic).
+    #[inline]
+    pub(crate) fn message(
+        &self,
+        partition: u32,
+        sequence: i64,
+        offset: Option<u64>,
+    ) -> Message<'a> {
+        Message {
+            partition,
+            sequence,
+            key_hash: self.key_hash(),
+            flags: self.flags(),
+            word: self.word(),
+            bytes: self.bytes(),
+            offset,
+        }
     }
 
     /// The byte payload (empty for a word).
