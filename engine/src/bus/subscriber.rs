@@ -33,6 +33,14 @@ const GATHER_PAUSES: u32 = 128;
 /// lines the producer is writing, and each read takes the line from it.
 const GATHER_MIN: usize = 64;
 
+/// Waits [`GATHER_PAUSES`] spin-loop hints.
+#[inline]
+fn gather_pause() {
+    for _ in 0..GATHER_PAUSES {
+        std::hint::spin_loop();
+    }
+}
+
 /// How a subscriber waits when nothing is ready.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum WaitStrategy {
@@ -62,8 +70,9 @@ pub struct Subscriber {
     pub(crate) seen_version: u64,
     pub(crate) next: usize,
     pub(crate) wait: WaitStrategy,
-    /// The last poll under Park found fewer than [`GATHER_MIN`] messages:
-    /// the next `poll_wait` lets a batch gather before it polls.
+    /// The last `poll_wait` handed over fewer than [`GATHER_MIN`]
+    /// messages: under Park, the next one lets a batch gather before it
+    /// polls.
     pub(crate) gather: bool,
     /// Messages per partition per poll while not Critical (default: all
     /// that are ready).
@@ -220,9 +229,7 @@ impl Subscriber {
         // work.
         let mut started = None;
         if self.gather && self.wait == WaitStrategy::Park {
-            for _ in 0..GATHER_PAUSES {
-                std::hint::spin_loop();
-            }
+            gather_pause();
         }
         loop {
             let n = self.poll(&mut handler);
@@ -238,11 +245,7 @@ impl Subscriber {
             match self.wait {
                 WaitStrategy::Spin => std::hint::spin_loop(),
                 WaitStrategy::Yield => std::thread::yield_now(),
-                WaitStrategy::Park if waited < PARK_SPIN => {
-                    for _ in 0..GATHER_PAUSES {
-                        std::hint::spin_loop();
-                    }
-                }
+                WaitStrategy::Park if waited < PARK_SPIN => gather_pause(),
                 WaitStrategy::Park => {
                     let left = timeout - waited;
                     // Borrowed: parking allocates nothing.
