@@ -29,6 +29,35 @@ pub(crate) struct Slot {
 
 const _: () = assert!(std::mem::size_of::<Slot>() == 16);
 
+impl Slot {
+    /// Writes both words with one 16-byte store: one store per message in
+    /// a publisher's loop instead of two (LLVM does not merge the pair
+    /// itself). Measured on one thread (a batch-64 publish into a ring
+    /// drained between rounds, fifteen rounds), Keel's time per message
+    /// against the raw crate's with a 16-byte event written as two words
+    /// went from 0.97x to 0.92x, and a single publish's from 3.8x to 3.5x
+    /// (`ARCHITECTURE.md`, bus performance).
+    #[inline(always)]
+    fn store(&mut self, word: u64, meta: u64) {
+        #[cfg(target_arch = "x86_64")]
+        {
+            use std::arch::x86_64::{__m128i, _mm_set_epi64x, _mm_store_si128};
+            // SAFETY: SSE2 is part of x86_64; `Slot` is 16-aligned and
+            // `&mut self` makes this the only access.
+            unsafe {
+                _mm_store_si128(
+                    self as *mut Slot as *mut __m128i,
+                    _mm_set_epi64x(meta as i64, word as i64),
+                )
+            }
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        {
+            *self = Slot { word, meta };
+        }
+    }
+}
+
 /// The side column's cell for one ring slot: written only for a keyed
 /// message (the hash) or a byte payload (the buffer, which keeps its
 /// capacity between uses, so publishing allocates only when a payload is
@@ -129,7 +158,6 @@ impl<'a> Envelope<'a> {
     /// written only for a key or bytes.
     #[inline]
     pub(crate) fn fill(&mut self, key_hash: u64, flags: u8, word: u64, bytes: &[u8]) {
-        self.slot.word = word;
         let mut flags = flags & !HAS_BYTES;
         if flags & FLAG_KEYED != 0 {
             self.extra().key_hash = key_hash;
@@ -145,9 +173,9 @@ impl<'a> Envelope<'a> {
                 None => extra.bytes = Some(Box::new(bytes.to_vec())),
             }
         }
-        // A store, not a read-modify-write of the slot: the offset is
+        // Stores, not a read-modify-write of the slot: the offset is
         // zeroed here and set after the fill by durable topics only.
-        self.slot.meta = u64::from(flags) << OFFSET_BITS;
+        self.slot.store(word, u64::from(flags) << OFFSET_BITS);
     }
 
     /// Sets the log sequence, at most [`OFFSET_MAX`] (a log refuses to
