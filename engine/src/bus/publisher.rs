@@ -66,11 +66,28 @@ impl Publisher {
         key: Option<&[u8]>,
         words: &[u64],
     ) -> Result<PublishOutcome, BusError> {
-        if words.is_empty() {
+        self.publish_words_with(key, words.len(), |i| words[i])
+    }
+
+    /// Publishes `n` words as one batch, as [`Publisher::publish_words`]
+    /// does, the i-th being `word(i)`, written straight into the ring's
+    /// slots: words made as they are published need no staging array and
+    /// no copy out of it (the shape of the `disruptor` crate's batch
+    /// publish). `word` must give the same word for the same index each
+    /// time: a publish that spills to the log calls it again to encode
+    /// the batch.
+    #[inline]
+    pub fn publish_words_with(
+        &mut self,
+        key: Option<&[u8]>,
+        n: usize,
+        word: impl Fn(usize) -> u64,
+    ) -> Result<PublishOutcome, BusError> {
+        if n == 0 {
             return Ok(PublishOutcome::Accepted);
         }
-        self.send(key, words.len(), |i, flags, key_hash, e| {
-            e.fill(key_hash, flags, words[i], &[])
+        self.send(key, n, |i, flags, key_hash, e| {
+            e.fill(key_hash, flags, word(i), &[])
         })
     }
 
