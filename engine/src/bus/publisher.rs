@@ -73,9 +73,9 @@ impl Publisher {
     /// does, the i-th being `word(i)`, written straight into the ring's
     /// slots: words made as they are published need no staging array and
     /// no copy out of it (the shape of the `disruptor` crate's batch
-    /// publish). `word` must give the same word for the same index each
-    /// time: a publish that spills to the log calls it again to encode
-    /// the batch.
+    /// publish). `word` should be a pure function of the index: Keel
+    /// calls it for each word as it writes the slot (or the spill or log
+    /// record), in index order, and does not promise to call it only once.
     #[inline]
     pub fn publish_words_with(
         &mut self,
