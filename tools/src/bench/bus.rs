@@ -14,10 +14,11 @@ use super::{BenchError, BenchOptions, Comparison, Progress, Scenario, ScenarioRe
 pub fn scenario() -> Scenario {
     Scenario {
         name: "bus",
-        about: "1 producer -> 1 consumer, u64 payloads: Keel single and batch-64 publish (in place) vs the raw disruptor \
-                (single, batch-64), crossbeam-channel bounded(65536), std sync_channel(65536); Keel \
-                publish-to-handler latency p50/p99 at 1,000,000 msgs/s offered, and the raw disruptor's \
-                under the same pacing (the machine's floor)",
+        about:
+            "1 producer -> 1 consumer, u64 payloads: Keel single and batch-64 publish (in place) \
+                vs the raw disruptor (single, batch-64), crossbeam-channel bounded(65536), std \
+                sync_channel(65536); Keel publish-to-handler latency p50/p99 at 1,000,000 msgs/s \
+                offered, and the raw disruptor's under the same pacing (the machine's floor)",
         steps: 3,
         run,
     }
