@@ -7,6 +7,7 @@ use super::durable::{DurableLogs, LogStream};
 use super::lane::{log_error, LogLane};
 use super::outcome::BusError;
 use super::publisher::Publisher;
+use super::quiesce::{SLOW_BUS_PRESSURE, SLOW_TOPIC_PRESSURE};
 use super::subscriber::{Subscriber, WaitStrategy};
 use super::topic::{FullPolicy, Rings, Topic, TopicConfig};
 use crate::config::BusConfig;
@@ -44,6 +45,8 @@ pub struct Bus {
     /// Serialises limit changes (the registry serialises too; direct
     /// callers may not go through it).
     reconfiguring: Mutex<()>,
+    /// Serialises backpressure updates.
+    pressure: Mutex<()>,
     /// Where spill and durable topics get their logs (`None`: both are
     /// refused).
     durable_logs: Option<Arc<dyn DurableLogs>>,
@@ -117,6 +120,7 @@ impl Bus {
             default_partitions: config.default_partitions,
             events,
             reconfiguring: Mutex::new(()),
+            pressure: Mutex::new(()),
             durable_logs: None,
         }
     }
@@ -184,13 +188,13 @@ impl Bus {
             false => None,
         };
         let spill = self.open_spill(name, &config)?;
-        topics.push(Arc::new(Topic::new(
-            name,
-            config,
-            partitions,
-            ring_size,
-            (spill, lanes),
-        )));
+        let topic = Topic::new(name, config, partitions, ring_size, (spill, lanes));
+        // Under the topics lock, which `update_backpressure` holds while it
+        // changes the bus state and mirrors it into every topic's gate.
+        topic
+            .gate
+            .set_slow(SLOW_BUS_PRESSURE, !self.shared.state.is_normal());
+        topics.push(Arc::new(topic));
         Ok(())
     }
 
@@ -267,14 +271,12 @@ impl Bus {
     pub fn publisher(&self, topic: &str) -> Result<Publisher, BusError> {
         let topic = self.topic(topic)?;
         let rings = Rings::attach(&topic)?;
-        let plain = topic.lanes.is_none() && topic.spill.is_none();
         Ok(Publisher {
             bus: Arc::clone(&self.shared),
             ring_size: rings.generation.ring_size,
             rings,
             topic,
             next_partition: 0,
-            plain,
         })
     }
 
@@ -391,6 +393,9 @@ impl Bus {
     /// A spill log failure is logged and counted, and retried next tick
     /// (publishers see it as a typed error).
     pub fn update_backpressure(&self, now_ns: u64) {
+        // One update at a time, so each gate's pressure bits end as the
+        // last states set (see `Topic::gate`).
+        let _one = self.pressure.lock().unwrap_or_else(|p| p.into_inner());
         let thresholds = self.thresholds();
         let topics = self.topics.read().unwrap_or_else(|p| p.into_inner());
         let (mut used, mut capacity) = (0u64, 0u64);
@@ -410,21 +415,28 @@ impl Bus {
                 used += depths.iter().sum::<u64>();
                 capacity += (generation.ring_size * generation.partitions) as u64;
             }
-            topic.state.transition(
-                thresholds.state_for(fullest),
-                &topic.name,
-                now_ns,
-                &*self.events,
-            );
+            let state = thresholds.state_for(fullest);
+            topic
+                .state
+                .transition(state, &topic.name, now_ns, &*self.events);
+            topic
+                .gate
+                .set_slow(SLOW_TOPIC_PRESSURE, state != BackpressureState::Normal);
         }
         let fill = if capacity == 0 {
             0.0
         } else {
             used as f64 / capacity as f64
         };
+        let state = thresholds.state_for(fill);
         self.shared
             .state
-            .transition(thresholds.state_for(fill), "bus", now_ns, &*self.events);
+            .transition(state, "bus", now_ns, &*self.events);
+        for topic in topics.iter() {
+            topic
+                .gate
+                .set_slow(SLOW_BUS_PRESSURE, state != BackpressureState::Normal);
+        }
         let (lo, hi) = (
             Self::load(&self.shared.delay_min_ms),
             Self::load(&self.shared.delay_max_ms),

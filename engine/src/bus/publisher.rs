@@ -25,9 +25,6 @@ pub struct Publisher {
     /// handle's memory.
     pub(crate) ring_size: usize,
     pub(crate) next_partition: usize,
-    /// Neither durable nor spilling (fixed at creation): a publish may
-    /// take [`Publisher::try_fast`].
-    pub(crate) plain: bool,
 }
 
 impl Publisher {
@@ -51,7 +48,16 @@ impl Publisher {
         key: Option<&[u8]>,
         word: u64,
     ) -> Result<PublishOutcome, BusError> {
-        self.send(key, 1, |_, flags, key_hash, e| {
+        // The fast path is tried here rather than through `send`, and its
+        // closures move the word along: `send` lends its general fill to
+        // both paths by reference, which keeps the word on the stack, a
+        // store and a load every publish.
+        if key.is_none() {
+            if let Some(outcome) = self.try_fast(1, move |_, e| e.fill(0, 0, word, &[])) {
+                return Ok(outcome);
+            }
+        }
+        self.send_general(key, 1, &move |_, flags, key_hash, e| {
             e.fill(key_hash, flags, word, &[])
         })
     }
@@ -125,28 +131,29 @@ impl Publisher {
         Ok(())
     }
 
-    /// The common case in as few instructions as it takes (86 a single
-    /// word publish against 115 for the general path, and about a quarter
-    /// less time; see ARCHITECTURE.md): an unkeyed publish of `n` slots
+    /// The common case in as few instructions as it takes (63 for a
+    /// single word publish into a single-writer ring on x86-64, loop
+    /// included; see ARCHITECTURE.md): an unkeyed publish of `n` slots
     /// into a plain topic while the bus and topic are Normal, into the
     /// current generation's next round-robin partition with room for it.
+    /// Plainness, both states and the generation are one load of the
+    /// topic's gate word (`quiesce.rs`).
     /// `None` if any of that does not hold, and nothing happened: `send`
     /// goes on to its general path, which handles every case.
-    #[inline]
+    #[inline(always)]
     fn try_fast(
         &mut self,
         n: usize,
         fill: impl Fn(usize, &mut Envelope<'_>),
     ) -> Option<PublishOutcome> {
-        if !(self.plain
-            && self.check_batch(n).is_ok()
-            && self.bus.state.is_normal()
-            && self.topic.state.is_normal()
+        // One message always fits (a ring has at least 64 slots), so a
+        // single publish compiles no size check.
+        if !((n == 1 || self.check_batch(n).is_ok())
             && self
                 .rings
                 .slots
                 .active
-                .enter(self.rings.number, &self.topic.gate))
+                .enter_fast(self.rings.number, &self.topic.gate))
         {
             return None;
         }
@@ -161,7 +168,14 @@ impl Publisher {
         Some(self.accepted(n, BackpressureState::Normal))
     }
 
-    #[inline]
+    /// Tries the fast path in the caller's code, and calls the general
+    /// path out of line. Both halves are pinned: left to itself, LLVM
+    /// inlined the whole of `send` into one binary's publish loop and
+    /// called all of it out of line (general path and all, returning the
+    /// 64-byte result through memory) from another's, and the second ran
+    /// single publishes at about 0.6x the first's rate (ARCHITECTURE.md,
+    /// bus performance).
+    #[inline(always)]
     fn send<F: Fn(usize, u8, u64, &mut Envelope<'_>)>(
         &mut self,
         key: Option<&[u8]>,
@@ -169,20 +183,33 @@ impl Publisher {
         fill: F,
     ) -> Result<PublishOutcome, BusError> {
         if key.is_none() {
-            if let Some(outcome) = self.try_fast(n, |i, e| fill(i, 0, 0, e)) {
+            let fill = &fill;
+            if let Some(outcome) = self.try_fast(n, move |i, e| fill(i, 0, 0, e)) {
                 return Ok(outcome);
             }
         }
+        self.send_general(key, n, &fill)
+    }
+
+    /// Every publish the fast path does not take: keyed, durable or
+    /// spilling topics, backpressure, a resize, a full ring.
+    #[inline(never)]
+    fn send_general<F: Fn(usize, u8, u64, &mut Envelope<'_>)>(
+        &mut self,
+        key: Option<&[u8]>,
+        n: usize,
+        fill: &F,
+    ) -> Result<PublishOutcome, BusError> {
         let state = self.bus.state.load().max(self.topic.state.load());
         if state == BackpressureState::Shedding && !self.topic.config.critical {
             bump(&self.rings.slots.refused, 1);
             return Ok(PublishOutcome::Refused(Refusal::Shedding));
         }
         if self.topic.lanes.is_some() {
-            return self.send_durable(key, n, state, &fill);
+            return self.send_durable(key, n, state, fill);
         }
         if self.topic.spill.as_ref().is_some_and(LogLane::backlogged) {
-            return self.send_spilling(key, None, n, state, &fill);
+            return self.send_spilling(key, None, n, state, fill);
         }
         self.enter()?;
         if let Err(e) = self.check_batch(n) {
@@ -190,14 +217,14 @@ impl Publisher {
             return Err(e);
         }
         let route = self.route(key, state);
-        let published = self.send_in_generation(route, n, &fill);
+        let published = self.send_in_generation(route, n, fill);
         // After the head store, so a sealer that sees us out sees the head.
         self.rings.slots.active.exit();
         if published {
             return Ok(self.accepted(n, state));
         }
         if self.topic.config.full_policy == FullPolicy::Spill {
-            return self.send_spilling(key, Some(route), n, state, &fill);
+            return self.send_spilling(key, Some(route), n, state, fill);
         }
         bump(&self.rings.slots.refused, 1);
         Ok(PublishOutcome::Refused(Refusal::RingFull))

@@ -9,6 +9,11 @@
 //! publish, is a compiler fence; the sealer's, once per resize, is a
 //! `membarrier` system call that makes every thread of the process run a
 //! full barrier. Where `membarrier` is missing both are SeqCst fences.
+//!
+//! The gate's word also carries, below the number, the reasons a publish
+//! may not take the fast path (`SLOW_*`), so the fast path's whole test is
+//! the one load the hand-shake already makes: the word equals the
+//! publisher's generation number shifted up, with no reason set.
 
 use crate::barrier;
 use crate::sync::{AtomicU64, Ordering};
@@ -16,10 +21,20 @@ use crate::sync::{AtomicU64, Ordering};
 /// `ActiveSlot` value outside a publish.
 pub(crate) const IDLE: u64 = u64::MAX;
 
-/// The current generation's number.
+/// Gate bit: the topic is durable or spills (fixed at creation).
+pub(crate) const SLOW_NOT_PLAIN: u64 = 1;
+/// Gate bit: the topic's backpressure state is not Normal.
+pub(crate) const SLOW_TOPIC_PRESSURE: u64 = 2;
+/// Gate bit: the bus's backpressure state is not Normal.
+pub(crate) const SLOW_BUS_PRESSURE: u64 = 4;
+/// Bits below the generation number in the gate's word.
+const SLOW_BITS: u32 = 3;
+
+/// The current generation's number, and the reasons publishes may not
+/// take the fast path, in one word: `number << SLOW_BITS | SLOW_*`.
 #[derive(Debug, Default)]
 pub(crate) struct Gate {
-    current: AtomicU64,
+    word: AtomicU64,
 }
 
 /// One publisher's mark. Only that publisher writes it.
@@ -37,18 +52,44 @@ impl Default for ActiveSlot {
 }
 
 impl Gate {
-    /// Makes `number` current. The caller then checks quiescence of older
-    /// generations with [`Gate::quiescent`].
+    /// Generation 0, with the `slow` reasons set.
+    pub(crate) fn new(slow: u64) -> Gate {
+        debug_assert!(slow < 1 << SLOW_BITS, "not a gate bit");
+        Gate {
+            word: AtomicU64::new(slow),
+        }
+    }
+
+    /// Makes `number` current, keeping the reasons. The caller then checks
+    /// quiescence of older generations with [`Gate::quiescent`].
     pub(crate) fn advance(&self, number: u64) {
-        // Relaxed: ordered by the SeqCst fence in `quiescent`, which every
-        // sealer runs after advancing.
-        self.current.store(number, Ordering::Relaxed);
+        // Relaxed: ordered by the heavy fence in `quiescent`, which every
+        // sealer runs after advancing (a read-modify-write is a store to
+        // the hand-shake as a plain store is).
+        let _ = self
+            .word
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |w| {
+                Some(number << SLOW_BITS | w & ((1 << SLOW_BITS) - 1))
+            });
     }
 
     /// The current number (a hint when read outside the hand-shake).
     pub(crate) fn current(&self) -> u64 {
         // Relaxed: a hint; `ActiveSlot::enter` re-reads it behind a fence.
-        self.current.load(Ordering::Relaxed)
+        self.word.load(Ordering::Relaxed) >> SLOW_BITS
+    }
+
+    /// Sets or clears a `SLOW_*` reason. The number is untouched.
+    pub(crate) fn set_slow(&self, reason: u64, on: bool) {
+        // Relaxed: a hint for the fast path, which re-checks nothing it
+        // skips; the general path reads the states themselves. A publish
+        // racing the change may take either path, as one racing the state
+        // change itself would.
+        if on {
+            self.word.fetch_or(reason, Ordering::Relaxed);
+        } else {
+            self.word.fetch_and(!reason, Ordering::Relaxed);
+        }
     }
 
     /// True if no slot is publishing into generation `number`. Once true
@@ -76,10 +117,24 @@ impl ActiveSlot {
     /// `number` is no longer current: move to the current generation first.
     #[inline]
     pub(crate) fn enter(&self, number: u64, gate: &Gate) -> bool {
+        self.enter_if(number, gate, |word| word >> SLOW_BITS == number)
+    }
+
+    /// Like [`ActiveSlot::enter`], and false (and unmarked) also if any
+    /// `SLOW_*` reason is set: the publish fast path's entry.
+    #[inline(always)]
+    pub(crate) fn enter_fast(&self, number: u64, gate: &Gate) -> bool {
+        self.enter_if(number, gate, |word| word == number << SLOW_BITS)
+    }
+
+    /// Marks a publish into generation `number`, then keeps the mark if
+    /// `ok(gate word)`.
+    #[inline(always)]
+    fn enter_if(&self, number: u64, gate: &Gate, ok: impl FnOnce(u64) -> bool) -> bool {
         // Relaxed + light fence: see `Gate::quiescent`.
         self.active.store(number, Ordering::Relaxed);
         barrier::light();
-        if gate.current.load(Ordering::Relaxed) == number {
+        if ok(gate.word.load(Ordering::Relaxed)) {
             return true;
         }
         self.exit();
@@ -94,6 +149,53 @@ impl ActiveSlot {
     }
 }
 
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_slow_reason_turns_the_fast_entry_away_and_only_it() {
+        let gate = Gate::new(SLOW_NOT_PLAIN);
+        let slot = ActiveSlot::default();
+        assert!(!slot.enter_fast(0, &gate), "a durable or spill topic");
+        assert!(slot.enter(0, &gate), "the general entry ignores reasons");
+        slot.exit();
+
+        let gate = Gate::new(0);
+        assert!(slot.enter_fast(0, &gate));
+        slot.exit();
+        for reason in [SLOW_TOPIC_PRESSURE, SLOW_BUS_PRESSURE] {
+            gate.set_slow(reason, true);
+            assert!(!slot.enter_fast(0, &gate));
+            // Turned away means unmarked: a sealer would not wait for it.
+            assert!(gate.quiescent(0, [&slot]));
+            assert!(slot.enter(0, &gate));
+            slot.exit();
+            gate.set_slow(reason, false);
+            assert!(slot.enter_fast(0, &gate));
+            slot.exit();
+        }
+    }
+
+    #[test]
+    fn advancing_keeps_the_reasons_and_moves_the_fast_entry() {
+        let gate = Gate::new(0);
+        gate.set_slow(SLOW_BUS_PRESSURE, true);
+        gate.advance(5);
+        assert_eq!(gate.current(), 5);
+        let slot = ActiveSlot::default();
+        assert!(
+            !slot.enter_fast(5, &gate),
+            "the reason survived the advance"
+        );
+        gate.set_slow(SLOW_BUS_PRESSURE, false);
+        assert!(!slot.enter_fast(4, &gate), "an old generation");
+        assert!(!slot.enter(4, &gate));
+        assert!(slot.enter_fast(5, &gate));
+        slot.exit();
+    }
+}
+
 #[cfg(all(test, loom))]
 mod loom_tests {
     use super::*;
@@ -101,10 +203,12 @@ mod loom_tests {
 
     /// A publisher keeps publishing while the sealer advances to generation
     /// 1 and waits for generation 0 to be quiescent; after that, nothing
-    /// may be published into generation 0.
-    #[test]
-    fn nothing_is_published_into_a_quiescent_generation() {
-        loom::model(|| {
+    /// may be published into generation 0. `fast`: the publisher enters
+    /// through the fast path's entry, while the sealer's thread also sets
+    /// and clears a slow reason (the backpressure tick's writes to the
+    /// same word).
+    fn publishes_stay_out_of_a_quiescent_generation(fast: bool) {
+        loom::model(move || {
             let gate = Arc::new(Gate::default());
             let slot = Arc::new(ActiveSlot::default());
             let sealed = Arc::new(AtomicBool::new(false));
@@ -113,7 +217,12 @@ mod loom_tests {
                 thread::spawn(move || {
                     let mut number = 0;
                     for _ in 0..2 {
-                        if slot.enter(number, &gate) {
+                        let entered = if fast {
+                            slot.enter_fast(number, &gate)
+                        } else {
+                            slot.enter(number, &gate)
+                        };
+                        if entered {
                             // "Publish": generation 0 must not be sealed yet.
                             assert!(
                                 number != 0 || !sealed.load(Ordering::Relaxed),
@@ -126,11 +235,27 @@ mod loom_tests {
                     }
                 })
             };
+            if fast {
+                gate.set_slow(SLOW_TOPIC_PRESSURE, true);
+            }
             gate.advance(1);
+            if fast {
+                gate.set_slow(SLOW_TOPIC_PRESSURE, false);
+            }
             if gate.quiescent(0, [&*slot]) {
                 sealed.store(true, Ordering::Relaxed);
             }
             publisher.join().unwrap();
         });
+    }
+
+    #[test]
+    fn nothing_is_published_into_a_quiescent_generation() {
+        publishes_stay_out_of_a_quiescent_generation(false);
+    }
+
+    #[test]
+    fn nothing_is_published_into_a_quiescent_generation_by_the_fast_path() {
+        publishes_stay_out_of_a_quiescent_generation(true);
     }
 }

@@ -115,6 +115,10 @@ impl Subscriber {
     }
 
     /// Picks the generation to read and this member's partitions in it.
+    /// The check that nothing changed is inlined into every poll; the
+    /// re-pick is out of line (see `Publisher::send` for why both are
+    /// pinned).
+    #[inline(always)]
     fn refresh(&mut self) {
         let group = &self.topic.groups[self.group];
         // Acquire: pairs with the Release bump in `Bus::subscribe` and
@@ -131,6 +135,16 @@ impl Subscriber {
         if settled && version == self.seen_version {
             return;
         }
+        self.repick(version, settled);
+    }
+
+    /// The generation and partitions to read after a change: `version` is
+    /// the group's membership version just read, `settled` whether the
+    /// generation read so far is still current.
+    #[cold]
+    #[inline(never)]
+    fn repick(&mut self, version: u64, settled: bool) {
+        let group = &self.topic.groups[self.group];
         if !settled {
             // Mid-change: seal and retire what can be, then re-pick.
             self.topic.maintain();

@@ -11,7 +11,7 @@ use super::lane::LogLane;
 use super::message::Envelope;
 use super::notify::Notifier;
 use super::outcome::BusError;
-use super::quiesce::{ActiveSlot, Gate};
+use super::quiesce::{ActiveSlot, Gate, SLOW_NOT_PLAIN};
 use super::ring::{Full, RingProducer};
 use crate::scalable::BackpressureCell;
 
@@ -142,8 +142,9 @@ impl Rings {
     }
 
     /// One try to claim and fill `n` slots of `partition`'s ring; on
-    /// success publishes the new head.
-    #[inline]
+    /// success publishes the new head. Always inlined: it is the publish
+    /// fast path's core (see `Publisher::send`).
+    #[inline(always)]
     pub(crate) fn try_publish(
         &mut self,
         partition: usize,
@@ -152,7 +153,7 @@ impl Rings {
     ) -> Result<i64, Full> {
         let producer = &mut self.producers[partition];
         let last = if n == 1 {
-            producer.try_publish(|e| fill(0, e))?
+            producer.try_publish(move |e| fill(0, e))?
         } else {
             producer.try_publish_batch(n, fill)?
         };
@@ -242,7 +243,8 @@ pub(crate) struct Topic {
     /// Live generations, oldest first; the last is current. Older ones are
     /// being drained and are dropped once every group has read them.
     pub(crate) generations: RwLock<Vec<Arc<Generation>>>,
-    /// Number of the current generation.
+    /// Number of the current generation, and why publishes may not take
+    /// the fast path (see `quiesce.rs`).
     pub(crate) gate: CachePadded<Gate>,
     pub(crate) groups: Box<[Group]>,
     pub(crate) publishers: Mutex<Vec<Arc<PublisherSlots>>>,
@@ -286,11 +288,14 @@ impl Topic {
                 version: AtomicU64::new(0),
             })
             .collect();
+        // Durable and spill topics never take the publish fast path.
+        let plain = spill.is_none() && lanes.is_none();
+        let gate = Gate::new(if plain { 0 } else { SLOW_NOT_PLAIN });
         Topic {
             name: name.to_owned(),
             config,
             generations: RwLock::new(vec![first]),
-            gate: CachePadded::new(Gate::default()),
+            gate: CachePadded::new(gate),
             groups,
             publishers: Mutex::new(Vec::new()),
             retired: Mutex::new(PublisherTotals::default()),
