@@ -45,7 +45,8 @@ pub struct Bus {
     /// Serialises limit changes (the registry serialises too; direct
     /// callers may not go through it).
     reconfiguring: Mutex<()>,
-    /// Serialises backpressure updates.
+    /// Serialises backpressure updates, and so the writes of the topics'
+    /// pressure bits (`Gate::set_slow` relies on it).
     pressure: Mutex<()>,
     /// Where spill and durable topics get their logs (`None`: both are
     /// refused).
@@ -191,9 +192,10 @@ impl Bus {
         let topic = Topic::new(name, config, partitions, ring_size, (spill, lanes));
         // Under the topics lock, which `update_backpressure` holds while it
         // changes the bus state and mirrors it into every topic's gate.
-        topic
-            .gate
-            .set_slow(SLOW_BUS_PRESSURE, !self.shared.state.is_normal());
+        topic.gate.set_slow(
+            SLOW_BUS_PRESSURE,
+            self.shared.state.load() != BackpressureState::Normal,
+        );
         topics.push(Arc::new(topic));
         Ok(())
     }

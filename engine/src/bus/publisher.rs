@@ -48,16 +48,8 @@ impl Publisher {
         key: Option<&[u8]>,
         word: u64,
     ) -> Result<PublishOutcome, BusError> {
-        // The fast path is tried here rather than through `send`, and its
-        // closures move the word along: `send` lends its general fill to
-        // both paths by reference, which keeps the word on the stack, a
-        // store and a load every publish.
-        if key.is_none() {
-            if let Some(outcome) = self.try_fast(1, move |_, e| e.fill(0, 0, word, &[])) {
-                return Ok(outcome);
-            }
-        }
-        self.send_general(key, 1, &move |_, flags, key_hash, e| {
+        // `move`: the word travels by value (see `send`).
+        self.send(key, 1, move |_, flags, key_hash, e| {
             e.fill(key_hash, flags, word, &[])
         })
     }
@@ -174,7 +166,10 @@ impl Publisher {
     /// called all of it out of line (general path and all, returning the
     /// 64-byte result through memory) from another's, and the second ran
     /// single publishes at about 0.6x the first's rate (ARCHITECTURE.md,
-    /// bus performance).
+    /// bus performance). The general path takes `fill` by value: lent by
+    /// reference, its address escaped into the out-of-line call, and what
+    /// it captured (a published word) went through the stack on every
+    /// fast publish too.
     #[inline(always)]
     fn send<F: Fn(usize, u8, u64, &mut Envelope<'_>)>(
         &mut self,
@@ -183,12 +178,11 @@ impl Publisher {
         fill: F,
     ) -> Result<PublishOutcome, BusError> {
         if key.is_none() {
-            let fill = &fill;
-            if let Some(outcome) = self.try_fast(n, move |i, e| fill(i, 0, 0, e)) {
+            if let Some(outcome) = self.try_fast(n, |i, e| fill(i, 0, 0, e)) {
                 return Ok(outcome);
             }
         }
-        self.send_general(key, n, &fill)
+        self.send_general(key, n, fill)
     }
 
     /// Every publish the fast path does not take: keyed, durable or
@@ -198,8 +192,9 @@ impl Publisher {
         &mut self,
         key: Option<&[u8]>,
         n: usize,
-        fill: &F,
+        fill: F,
     ) -> Result<PublishOutcome, BusError> {
+        let fill = &fill;
         let state = self.bus.state.load().max(self.topic.state.load());
         if state == BackpressureState::Shedding && !self.topic.config.critical {
             bump(&self.rings.slots.refused, 1);

@@ -79,12 +79,20 @@ impl Gate {
         self.word.load(Ordering::Relaxed) >> SLOW_BITS
     }
 
-    /// Sets or clears a `SLOW_*` reason. The number is untouched.
+    /// Sets or clears a `SLOW_*` reason. The number is untouched. Writes
+    /// only when the reason changes: every publish to the topic loads this
+    /// word, and a write (even of the same value) takes the line from all
+    /// of their caches. Callers are serialised (the backpressure update's
+    /// mutex; a topic being created is not yet shared), so the check and
+    /// the write do not race another reason's change.
     pub(crate) fn set_slow(&self, reason: u64, on: bool) {
-        // Relaxed: a hint for the fast path, which re-checks nothing it
-        // skips; the general path reads the states themselves. A publish
-        // racing the change may take either path, as one racing the state
-        // change itself would.
+        // Relaxed (all three): a hint for the fast path, which re-checks
+        // nothing it skips; the general path reads the states themselves.
+        // A publish racing the change may take either path, as one racing
+        // the state change itself would.
+        if (self.word.load(Ordering::Relaxed) & reason != 0) == on {
+            return;
+        }
         if on {
             self.word.fetch_or(reason, Ordering::Relaxed);
         } else {

@@ -104,14 +104,6 @@ impl BackpressureCell {
         }
     }
 
-    /// True in state Normal: one atomic load and a compare with zero (no
-    /// decoding; the hot path's test).
-    #[inline]
-    pub fn is_normal(&self) -> bool {
-        // Relaxed: as in `load`.
-        self.state.load(Ordering::Relaxed) == BackpressureState::Normal as u8
-    }
-
     /// The current state: one atomic load.
     #[inline]
     pub fn load(&self) -> BackpressureState {
