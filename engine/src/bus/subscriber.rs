@@ -70,9 +70,9 @@ pub struct Subscriber {
     pub(crate) seen_version: u64,
     pub(crate) next: usize,
     pub(crate) wait: WaitStrategy,
-    /// The last `poll_wait` handed over fewer than [`GATHER_MIN`]
-    /// messages: under Park, the next one lets a batch gather before it
-    /// polls.
+    /// Under Park, the last `poll_wait` handed over fewer than
+    /// [`GATHER_MIN`] messages: the next one lets a batch gather before it
+    /// polls. Set only under Park, cleared when the strategy changes.
     pub(crate) gather: bool,
     /// Messages per partition per poll while not Critical (default: all
     /// that are ready).
@@ -106,6 +106,7 @@ impl Subscriber {
     /// Sets how [`Subscriber::poll_wait`] waits.
     pub fn set_wait_strategy(&mut self, wait: WaitStrategy) {
         self.wait = wait;
+        self.gather = false;
     }
 
     /// Partitions this member reads now (in the generation it reads).
@@ -242,13 +243,13 @@ impl Subscriber {
         // costs tens of nanoseconds in a VM, more than a poll that finds
         // work.
         let mut started = None;
-        if self.gather && self.wait == WaitStrategy::Park {
+        if self.gather {
             gather_pause();
         }
         loop {
             let n = self.poll(&mut handler);
             if n > 0 {
-                self.gather = n < GATHER_MIN;
+                self.gather = self.wait == WaitStrategy::Park && n < GATHER_MIN;
                 return n;
             }
             let now = Instant::now();
