@@ -233,6 +233,50 @@ pub fn disruptor_latency(rate_per_s: u64, duration: Duration) -> Histogram<u64> 
     )
 }
 
+/// Latency histograms of Keel and the raw crate from alternating windows.
+pub struct LatencyWindows {
+    pub keel: Vec<Histogram<u64>>,
+    pub disruptor: Vec<Histogram<u64>>,
+}
+
+/// Measures [`keel_latency`] and [`disruptor_latency`] in `windows`
+/// alternating windows of `window` each, so both see the same minutes of
+/// the host (one window each, then the next pair).
+pub fn latency_windows(rate_per_s: u64, window: Duration, windows: usize) -> LatencyWindows {
+    let mut out = LatencyWindows {
+        keel: Vec::with_capacity(windows),
+        disruptor: Vec::with_capacity(windows),
+    };
+    for _ in 0..windows {
+        out.keel.push(keel_latency(rate_per_s, window));
+        out.disruptor.push(disruptor_latency(rate_per_s, window));
+    }
+    out
+}
+
+/// The `quantile` of each histogram, in ns.
+pub fn quantile_per_window(windows: &[Histogram<u64>], quantile: f64) -> Vec<f64> {
+    windows
+        .iter()
+        .map(|h| h.value_at_quantile(quantile) as f64)
+        .collect()
+}
+
+/// The `quantile` of all the histograms' samples taken together, in ns
+/// (NaN for none).
+pub fn pooled_quantile(windows: &[Histogram<u64>], quantile: f64) -> f64 {
+    let Some((first, rest)) = windows.split_first() else {
+        return f64::NAN;
+    };
+    let mut pooled = first.clone();
+    for h in rest {
+        // Every window's histogram has the same bounds (`LatencyRecorder`),
+        // and auto-resize covers any other.
+        pooled.add(h).expect("histograms with the same bounds");
+    }
+    pooled.value_at_quantile(quantile) as f64
+}
+
 /// Records a message's latency: now (ns since the run's origin) minus the
 /// send time it carries.
 struct LatencyRecorder {
@@ -307,5 +351,27 @@ mod tests {
         assert_eq!(h.len(), 2_000);
         let h = disruptor_latency(100_000, Duration::from_millis(20));
         assert_eq!(h.len(), 2_000);
+        let w = latency_windows(100_000, Duration::from_millis(10), 2);
+        assert_eq!((w.keel.len(), w.disruptor.len()), (2, 2));
+        assert!(w.keel.iter().chain(&w.disruptor).all(|h| h.len() == 1_000));
+    }
+
+    /// One bad window sets the pooled p99 (it holds over 1% of the
+    /// samples) but only its own window's.
+    #[test]
+    fn pooled_and_per_window_quantiles() {
+        let window = |value: u64| {
+            let mut h = Histogram::<u64>::new_with_bounds(1, 10_000_000_000, 3).expect("bounds");
+            h.record_n(value, 1_000).expect("in bounds");
+            h
+        };
+        let windows = [window(100), window(100), window(1_000_000)];
+        let per_window = quantile_per_window(&windows, 0.99);
+        assert_eq!(per_window.len(), 3);
+        assert!((per_window[0] - 100.0).abs() < 1.0);
+        assert!(per_window[2] > 990_000.0);
+        assert!(pooled_quantile(&windows, 0.99) > 990_000.0);
+        assert!((pooled_quantile(&windows, 0.50) - 100.0).abs() < 1.0);
+        assert!(pooled_quantile(&[], 0.99).is_nan());
     }
 }
