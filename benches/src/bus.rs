@@ -233,27 +233,6 @@ pub fn disruptor_latency(rate_per_s: u64, duration: Duration) -> Histogram<u64> 
     )
 }
 
-/// Latency histograms of Keel and the raw crate from alternating windows.
-pub struct LatencyWindows {
-    pub keel: Vec<Histogram<u64>>,
-    pub disruptor: Vec<Histogram<u64>>,
-}
-
-/// Measures [`keel_latency`] and [`disruptor_latency`] in `windows`
-/// alternating windows of `window` each, so both see the same minutes of
-/// the host (one window each, then the next pair).
-pub fn latency_windows(rate_per_s: u64, window: Duration, windows: usize) -> LatencyWindows {
-    let mut out = LatencyWindows {
-        keel: Vec::with_capacity(windows),
-        disruptor: Vec::with_capacity(windows),
-    };
-    for _ in 0..windows {
-        out.keel.push(keel_latency(rate_per_s, window));
-        out.disruptor.push(disruptor_latency(rate_per_s, window));
-    }
-    out
-}
-
 /// The `quantile` of each histogram, in ns.
 pub fn quantile_per_window(windows: &[Histogram<u64>], quantile: f64) -> Vec<f64> {
     windows
@@ -351,9 +330,6 @@ mod tests {
         assert_eq!(h.len(), 2_000);
         let h = disruptor_latency(100_000, Duration::from_millis(20));
         assert_eq!(h.len(), 2_000);
-        let w = latency_windows(100_000, Duration::from_millis(10), 2);
-        assert_eq!((w.keel.len(), w.disruptor.len()), (2, 2));
-        assert!(w.keel.iter().chain(&w.disruptor).all(|h| h.len() == 1_000));
     }
 
     /// One bad window sets the pooled p99 (it holds over 1% of the

@@ -5,11 +5,11 @@
 use std::time::Duration;
 
 use keel_benches::bus::{
-    crossbeam, keel, latency_windows, pooled_quantile, quantile_per_window, rate, raw_disruptor,
-    std_mpsc,
+    crossbeam, disruptor_latency, keel, keel_latency, pooled_quantile, quantile_per_window, rate,
+    raw_disruptor, std_mpsc,
 };
 
-use super::measure::{interleaved_medians, median};
+use super::measure::{interleaved, interleaved_medians, median};
 use super::{BenchError, BenchOptions, Comparison, Progress, Scenario, ScenarioResult};
 
 pub fn scenario() -> Scenario {
@@ -56,7 +56,12 @@ fn run(opts: &BenchOptions, progress: &mut Progress) -> Result<ScenarioResult, B
             ],
         );
     progress.step("keel and raw disruptor latency at 1M msgs/s offered, alternating windows");
-    let latency = latency_windows(1_000_000, window, rounds);
+    let [keel_windows, disruptor_windows] = interleaved(
+        rounds,
+        [&|| keel_latency(1_000_000, window), &|| {
+            disruptor_latency(1_000_000, window)
+        }],
+    );
     let per_window = |windows: &[_], q| median(&mut quantile_per_window(windows, q));
     Ok(ScenarioResult {
         name: "bus",
@@ -67,23 +72,23 @@ fn run(opts: &BenchOptions, progress: &mut Progress) -> Result<ScenarioResult, B
             ("disruptor_batch_msgs_per_s", disruptor_batch),
             ("crossbeam_msgs_per_s", crossbeam),
             ("std_mpsc_msgs_per_s", std),
-            ("keel_p50_latency_ns_at_1m", per_window(&latency.keel, 0.50)),
-            ("keel_p99_latency_ns_at_1m", per_window(&latency.keel, 0.99)),
+            ("keel_p50_latency_ns_at_1m", per_window(&keel_windows, 0.50)),
+            ("keel_p99_latency_ns_at_1m", per_window(&keel_windows, 0.99)),
             (
                 "disruptor_p50_latency_ns_at_1m",
-                per_window(&latency.disruptor, 0.50),
+                per_window(&disruptor_windows, 0.50),
             ),
             (
                 "disruptor_p99_latency_ns_at_1m",
-                per_window(&latency.disruptor, 0.99),
+                per_window(&disruptor_windows, 0.99),
             ),
             (
                 "keel_p99_latency_ns_at_1m_pooled",
-                pooled_quantile(&latency.keel, 0.99),
+                pooled_quantile(&keel_windows, 0.99),
             ),
             (
                 "disruptor_p99_latency_ns_at_1m_pooled",
-                pooled_quantile(&latency.disruptor, 0.99),
+                pooled_quantile(&disruptor_windows, 0.99),
             ),
         ],
         comparisons: vec![
