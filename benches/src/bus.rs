@@ -277,34 +277,58 @@ impl LatencyRecorder {
 /// (spinning until then) with the time it sends, while a consumer thread
 /// calls `poll` (which records each message it takes and returns how
 /// many) until it has them all. Returns the latency histogram (ns).
+///
+/// The sender and the consumer each run on a core of their own (the first
+/// two this process may use; unpinned where it has one), as Keel's
+/// systems run on pinned threads. Left to the scheduler, a fresh consumer
+/// thread often shared the sender's vCPU on this 2-vCPU guest (its kernel
+/// packs tasks onto fewer vCPUs, `sched_vcpu_pack`) until the balancer
+/// moved it: the two spinners then took turns in 4 ms slices, and most
+/// 200 ms windows had a p99 of about 4 ms, Keel's and the raw crate's
+/// alike; pinned, 10 of 12 windows' p99 was 3.6-24 us (ARCHITECTURE.md,
+/// bus, seventeenth session).
 fn paced_latency(
     rate_per_s: u64,
     duration: Duration,
-    mut poll: impl FnMut(&mut LatencyRecorder) -> u64 + Send + 'static,
-    mut send: impl FnMut(u64),
+    mut poll: impl FnMut(&mut LatencyRecorder) -> u64 + Send,
+    mut send: impl FnMut(u64) + Send,
 ) -> Histogram<u64> {
     let origin = Instant::now();
     let total = rate_per_s * duration.as_millis() as u64 / 1_000;
-    let consumer = std::thread::spawn(move || {
-        let mut rec = LatencyRecorder {
-            origin,
-            histogram: Histogram::new_with_bounds(1, 10_000_000_000, 3).expect("static bounds"),
-        };
-        let mut seen = 0u64;
-        while seen < total {
-            seen += poll(&mut rec);
-        }
-        rec.histogram
-    });
     let interval_ns = 1_000_000_000 / rate_per_s.max(1);
-    for i in 0..total {
-        let due = i * interval_ns;
-        while (origin.elapsed().as_nanos() as u64) < due {
-            std::hint::spin_loop();
+    let cores = core_affinity::get_core_ids().filter(|ids| ids.len() >= 2);
+    let pin = |side: usize| {
+        if let Some(ids) = &cores {
+            // Pinning is the method, not a condition: a refusal leaves
+            // the thread where the scheduler puts it.
+            core_affinity::set_for_current(ids[side]);
         }
-        send(origin.elapsed().as_nanos() as u64);
-    }
-    consumer.join().expect("consumer")
+    };
+    std::thread::scope(|s| {
+        let consumer = s.spawn(|| {
+            pin(1);
+            let mut rec = LatencyRecorder {
+                origin,
+                histogram: Histogram::new_with_bounds(1, 10_000_000_000, 3).expect("static bounds"),
+            };
+            let mut seen = 0u64;
+            while seen < total {
+                seen += poll(&mut rec);
+            }
+            rec.histogram
+        });
+        s.spawn(|| {
+            pin(0);
+            for i in 0..total {
+                let due = i * interval_ns;
+                while (origin.elapsed().as_nanos() as u64) < due {
+                    std::hint::spin_loop();
+                }
+                send(origin.elapsed().as_nanos() as u64);
+            }
+        });
+        consumer.join().expect("consumer")
+    })
 }
 
 /// Messages per second for `n` messages moved in `elapsed`.
