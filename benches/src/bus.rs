@@ -278,12 +278,11 @@ impl LatencyRecorder {
 /// calls `poll` (which records each message it takes and returns how
 /// many) until it has them all. Returns the latency histogram (ns).
 ///
-/// The sender and the consumer each run on a core of their own (the first
-/// two this process may use; unpinned where it has one), as Keel's
-/// systems run on pinned threads. Left to the scheduler, a fresh consumer
-/// thread often shared the sender's vCPU on this 2-vCPU guest (its kernel
-/// packs tasks onto fewer vCPUs, `sched_vcpu_pack`) until the balancer
-/// moved it: the two spinners then took turns in 4 ms slices, and most
+/// The sender and the consumer each run on a core of their own
+/// ([`on_own_cores`]), as Keel's systems run on pinned threads. Left to
+/// the scheduler, a fresh consumer thread often shared the sender's vCPU
+/// on this 2-vCPU guest (its kernel packs tasks onto fewer vCPUs,
+/// `sched_vcpu_pack`) until the balancer moved it: the two spinners then took turns in 4 ms slices, and most
 /// 200 ms windows had a p99 of about 4 ms, Keel's and the raw crate's
 /// alike; pinned, 10 of 12 windows' p99 was 3.6-24 us (ARCHITECTURE.md,
 /// bus, seventeenth session).
@@ -296,17 +295,17 @@ fn paced_latency(
     let origin = Instant::now();
     let total = rate_per_s * duration.as_millis() as u64 / 1_000;
     let interval_ns = 1_000_000_000 / rate_per_s.max(1);
-    let cores = core_affinity::get_core_ids().filter(|ids| ids.len() >= 2);
-    let pin = |side: usize| {
-        if let Some(ids) = &cores {
-            // Pinning is the method, not a condition: a refusal leaves
-            // the thread where the scheduler puts it.
-            core_affinity::set_for_current(ids[side]);
-        }
-    };
-    std::thread::scope(|s| {
-        let consumer = s.spawn(|| {
-            pin(1);
+    let ((), histogram) = on_own_cores(
+        || {
+            for i in 0..total {
+                let due = i * interval_ns;
+                while (origin.elapsed().as_nanos() as u64) < due {
+                    std::hint::spin_loop();
+                }
+                send(origin.elapsed().as_nanos() as u64);
+            }
+        },
+        || {
             let mut rec = LatencyRecorder {
                 origin,
                 histogram: Histogram::new_with_bounds(1, 10_000_000_000, 3).expect("static bounds"),
@@ -316,19 +315,102 @@ fn paced_latency(
                 seen += poll(&mut rec);
             }
             rec.histogram
-        });
-        s.spawn(|| {
+        },
+    );
+    histogram
+}
+
+/// Runs `a` and `b` on two threads, each pinned to a core of its own (the
+/// first two this process may use; unpinned where it has one), and
+/// returns both results.
+fn on_own_cores<A: Send, B: Send>(
+    a: impl FnOnce() -> A + Send,
+    b: impl FnOnce() -> B + Send,
+) -> (A, B) {
+    let cores = core_affinity::get_core_ids().filter(|ids| ids.len() >= 2);
+    let pin = |side: usize| {
+        if let Some(ids) = &cores {
+            // Pinning is the method, not a condition: a refusal leaves
+            // the thread where the scheduler puts it.
+            core_affinity::set_for_current(ids[side]);
+        }
+    };
+    std::thread::scope(|s| {
+        let a = s.spawn(|| {
             pin(0);
-            for i in 0..total {
-                let due = i * interval_ns;
-                while (origin.elapsed().as_nanos() as u64) < due {
-                    std::hint::spin_loop();
-                }
-                send(origin.elapsed().as_nanos() as u64);
-            }
+            a()
         });
-        consumer.join().expect("consumer")
+        let b = s.spawn(|| {
+            pin(1);
+            b()
+        });
+        (
+            a.join().expect("first thread"),
+            b.join().expect("second thread"),
+        )
     })
+}
+
+/// Percent of `window` in which one of two threads, both spinning on the
+/// clock from the same start on cores of their own (as the latency test's
+/// sender and consumer do), was stopped by the host and would stay
+/// stopped for over `over` more, while the other ran: the mean of the two
+/// threads' shares. A
+/// message the running thread publishes then waits over `over` before
+/// its consumer can take it, so at a steady rate at least this share of
+/// messages is that late, whatever the ring: a p99 under `over` needs it
+/// below 1%. Stops that take both threads at once (the whole VM) are not
+/// counted: nothing is published meanwhile.
+pub fn host_paused_alone_pct(window: Duration, over: Duration) -> f64 {
+    let origin = Instant::now();
+    let (mine, theirs) = on_own_cores(
+        || pauses(origin, window, over),
+        || pauses(origin, window, over),
+    );
+    let over = over.as_nanos() as u64;
+    // A message sent in a stop's last `over` ns is not late enough.
+    let late = |stops: &[(u64, u64)]| -> Vec<(u64, u64)> {
+        stops.iter().map(|&(s, e)| (s, e - over)).collect()
+    };
+    let alone = alone_ns(&late(&mine), &theirs) + alone_ns(&late(&theirs), &mine);
+    100.0 * alone as f64 / 2.0 / window.as_nanos().max(1) as f64
+}
+
+/// Spins reading the clock until `window` after `origin`; returns each
+/// stretch longer than `over` between two reads (ns after `origin`, start
+/// and end), in order.
+fn pauses(origin: Instant, window: Duration, over: Duration) -> Vec<(u64, u64)> {
+    let (end, over) = (window.as_nanos() as u64, over.as_nanos() as u64);
+    let mut stops = Vec::new();
+    let mut last = origin.elapsed().as_nanos() as u64;
+    while last < end {
+        let now = origin.elapsed().as_nanos() as u64;
+        if now - last > over {
+            stops.push((last, now));
+        }
+        last = now;
+    }
+    stops
+}
+
+/// Nanoseconds inside `a`'s stretches and outside `b`'s (each a sorted
+/// list of disjoint `(start, end)` stretches).
+fn alone_ns(a: &[(u64, u64)], b: &[(u64, u64)]) -> u64 {
+    let mut alone = 0;
+    let mut rest = b;
+    for &(start, end) in a {
+        // `b`'s stretches that end before this one starts are past for
+        // every later one too.
+        while rest.first().is_some_and(|&(_, e)| e <= start) {
+            rest = &rest[1..];
+        }
+        let mut covered = 0;
+        for &(s, e) in rest.iter().take_while(|&&(s, _)| s < end) {
+            covered += e.min(end) - s.max(start);
+        }
+        alone += end - start - covered;
+    }
+    alone
 }
 
 /// Messages per second for `n` messages moved in `elapsed`.
@@ -358,6 +440,26 @@ mod tests {
 
     /// One bad window sets the pooled p99 (it holds over 1% of the
     /// samples) but only its own window's.
+    #[test]
+    fn a_stop_counts_only_where_the_other_thread_was_running() {
+        // Nothing in the other: all of it.
+        assert_eq!(alone_ns(&[(10, 20), (30, 45)], &[]), 25);
+        // Partly covered at either end, wholly covered, and a stretch of
+        // the other's spanning two of these.
+        assert_eq!(alone_ns(&[(10, 20)], &[(5, 12), (18, 30)]), 6);
+        assert_eq!(alone_ns(&[(10, 20)], &[(0, 40)]), 0);
+        assert_eq!(alone_ns(&[(10, 20), (25, 35)], &[(15, 30)]), 10);
+        // Stretches of the other's that end before, touch, or start after.
+        assert_eq!(alone_ns(&[(10, 20)], &[(0, 10), (20, 30)]), 10);
+        assert_eq!(alone_ns(&[], &[(0, 10)]), 0);
+    }
+
+    #[test]
+    fn the_pause_probe_gives_a_share_of_its_window() {
+        let pct = host_paused_alone_pct(Duration::from_millis(20), Duration::from_micros(2));
+        assert!((0.0..=100.0).contains(&pct), "{pct}");
+    }
+
     #[test]
     fn pooled_and_per_window_quantiles() {
         let window = |value: u64| {

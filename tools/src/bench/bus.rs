@@ -5,11 +5,11 @@
 use std::time::Duration;
 
 use keel_benches::bus::{
-    crossbeam, disruptor_latency, keel, keel_latency, pooled_quantile, quantile_per_window, rate,
-    raw_disruptor, std_mpsc,
+    crossbeam, disruptor_latency, host_paused_alone_pct, keel, keel_latency, pooled_quantile,
+    quantile_per_window, rate, raw_disruptor, std_mpsc,
 };
 
-use super::measure::{interleaved_medians, median, paused_alone_pct};
+use super::measure::{interleaved_medians, median};
 use super::{report, BenchError, BenchOptions, Comparison, Progress, Scenario, ScenarioResult};
 
 pub fn scenario() -> Scenario {
@@ -70,7 +70,7 @@ fn run(opts: &BenchOptions, progress: &mut Progress) -> Result<ScenarioResult, B
     for _ in 0..rounds {
         keel_windows.push(keel_latency(1_000_000, window));
         disruptor_windows.push(disruptor_latency(1_000_000, window));
-        paused.push(paused_alone_pct(window, Duration::from_micros(2)));
+        paused.push(host_paused_alone_pct(window, Duration::from_micros(2)));
     }
     let per_window = |windows: &[_], q| median(&mut quantile_per_window(windows, q));
     Ok(ScenarioResult {

@@ -1,8 +1,7 @@
-//! Measurement helpers: rounds, medians, how much CPU time the host took
-//! from this machine while a scenario ran, and how long the host stopped
-//! one running thread while another ran.
+//! Measurement helpers: rounds, medians, and how much CPU time the host
+//! took from this machine while a scenario ran.
 
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 /// The median of some samples (the mean of the middle two for an even
 /// count); NaN for none.
@@ -94,66 +93,6 @@ fn parse_proc_stat(text: &str) -> Option<CpuTicks> {
     })
 }
 
-/// Percent of `window` in which one of two threads, both spinning on the
-/// clock from the same start (as a latency test's producer and consumer
-/// do), was stopped by the host and would stay stopped for over `over`
-/// more, while the other ran: the mean of the two threads' shares. A
-/// message the running thread publishes then waits over `over` before
-/// its consumer can take it, so at a steady rate at least this share of
-/// messages is that late, whatever the ring: a p99 under `over` needs it
-/// below 1%. Stops that take both threads at once (the whole VM) are not
-/// counted: nothing is published meanwhile.
-pub fn paused_alone_pct(window: Duration, over: Duration) -> f64 {
-    let origin = Instant::now();
-    let other = std::thread::spawn(move || pauses(origin, window, over));
-    let mine = pauses(origin, window, over);
-    let theirs = other.join().expect("pause probe thread");
-    let over = over.as_nanos() as u64;
-    // A message sent in a stop's last `over` ns is not late enough.
-    let late = |stops: &[(u64, u64)]| -> Vec<(u64, u64)> {
-        stops.iter().map(|&(s, e)| (s, e - over)).collect()
-    };
-    let alone = alone_ns(&late(&mine), &theirs) + alone_ns(&late(&theirs), &mine);
-    100.0 * alone as f64 / 2.0 / window.as_nanos().max(1) as f64
-}
-
-/// Spins reading the clock until `window` after `origin`; returns each
-/// stretch longer than `over` between two reads (ns after `origin`, start
-/// and end), in order.
-fn pauses(origin: Instant, window: Duration, over: Duration) -> Vec<(u64, u64)> {
-    let (end, over) = (window.as_nanos() as u64, over.as_nanos() as u64);
-    let mut stops = Vec::new();
-    let mut last = origin.elapsed().as_nanos() as u64;
-    while last < end {
-        let now = origin.elapsed().as_nanos() as u64;
-        if now - last > over {
-            stops.push((last, now));
-        }
-        last = now;
-    }
-    stops
-}
-
-/// Nanoseconds inside `a`'s stretches and outside `b`'s (each a sorted
-/// list of disjoint `(start, end)` stretches).
-fn alone_ns(a: &[(u64, u64)], b: &[(u64, u64)]) -> u64 {
-    let mut alone = 0;
-    let mut rest = b;
-    for &(start, end) in a {
-        // `b`'s stretches that end before this one starts are past for
-        // every later one too.
-        while rest.first().is_some_and(|&(_, e)| e <= start) {
-            rest = &rest[1..];
-        }
-        let mut covered = 0;
-        for &(s, e) in rest.iter().take_while(|&&(s, _)| s < end) {
-            covered += e.min(end) - s.max(start);
-        }
-        alone += end - start - covered;
-    }
-    alone
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -178,26 +117,6 @@ mod tests {
         assert_eq!(b.steal_pct_since(&b), None);
         assert_eq!(parse_proc_stat("cpu  1 2 3\n"), None);
         assert_eq!(parse_proc_stat("intr 5\n"), None);
-    }
-
-    #[test]
-    fn a_stop_counts_only_where_the_other_thread_was_running() {
-        // Nothing in the other: all of it.
-        assert_eq!(alone_ns(&[(10, 20), (30, 45)], &[]), 25);
-        // Partly covered at either end, wholly covered, and a stretch of
-        // the other's spanning two of these.
-        assert_eq!(alone_ns(&[(10, 20)], &[(5, 12), (18, 30)]), 6);
-        assert_eq!(alone_ns(&[(10, 20)], &[(0, 40)]), 0);
-        assert_eq!(alone_ns(&[(10, 20), (25, 35)], &[(15, 30)]), 10);
-        // Stretches of the other's that end before, touch, or start after.
-        assert_eq!(alone_ns(&[(10, 20)], &[(0, 10), (20, 30)]), 10);
-        assert_eq!(alone_ns(&[], &[(0, 10)]), 0);
-    }
-
-    #[test]
-    fn the_pause_probe_gives_a_share_of_its_window() {
-        let pct = paused_alone_pct(Duration::from_millis(20), Duration::from_micros(2));
-        assert!((0.0..=100.0).contains(&pct), "{pct}");
     }
 
     #[test]
