@@ -282,10 +282,10 @@ impl LatencyRecorder {
 /// ([`on_own_cores`]), as Keel's systems run on pinned threads. Left to
 /// the scheduler, a fresh consumer thread often shared the sender's vCPU
 /// on this 2-vCPU guest (its kernel packs tasks onto fewer vCPUs,
-/// `sched_vcpu_pack`) until the balancer moved it: the two spinners then took turns in 4 ms slices, and most
-/// 200 ms windows had a p99 of about 4 ms, Keel's and the raw crate's
-/// alike; pinned, 10 of 12 windows' p99 was 3.6-24 us (ARCHITECTURE.md,
-/// bus, seventeenth session).
+/// `sched_vcpu_pack`) until the balancer moved it: the two spinners then
+/// took turns in 4 ms slices, and most 200 ms windows had a p99 of about
+/// 4 ms, Keel's and the raw crate's alike; pinned, 10 of 12 windows' p99
+/// was 3.6-24 us (ARCHITECTURE.md, bus, seventeenth session).
 fn paced_latency(
     rate_per_s: u64,
     duration: Duration,
@@ -355,11 +355,10 @@ fn on_own_cores<A: Send, B: Send>(
 /// clock from the same start on cores of their own (as the latency test's
 /// sender and consumer do), was stopped by the host and would stay
 /// stopped for over `over` more, while the other ran: the mean of the two
-/// threads' shares. A
-/// message the running thread publishes then waits over `over` before
-/// its consumer can take it, so at a steady rate at least this share of
-/// messages is that late, whatever the ring: a p99 under `over` needs it
-/// below 1%. Stops that take both threads at once (the whole VM) are not
+/// threads' shares. A message the running thread publishes then waits
+/// over `over` before its consumer can take it, so at a steady rate at
+/// least this share of messages is that late, whatever the ring: a p99
+/// under `over` needs it below 1%. Stops that take both threads at once (the whole VM) are not
 /// counted: nothing is published meanwhile.
 pub fn host_paused_alone_pct(window: Duration, over: Duration) -> f64 {
     let origin = Instant::now();
@@ -438,8 +437,6 @@ mod tests {
         assert_eq!(h.len(), 2_000);
     }
 
-    /// One bad window sets the pooled p99 (it holds over 1% of the
-    /// samples) but only its own window's.
     #[test]
     fn a_stop_counts_only_where_the_other_thread_was_running() {
         // Nothing in the other: all of it.
@@ -460,6 +457,8 @@ mod tests {
         assert!((0.0..=100.0).contains(&pct), "{pct}");
     }
 
+    /// One bad window sets the pooled p99 (it holds over 1% of the
+    /// samples) but only its own window's.
     #[test]
     fn pooled_and_per_window_quantiles() {
         let window = |value: u64| {

@@ -12,9 +12,10 @@ pub const HOST_STEAL_PCT: &str = "host_steal_pct";
 
 /// Metric of scenarios that measure microsecond latencies: percent of the
 /// time in which one of two spinning threads was stopped by the host, for
-/// over 2 us more, while the other ran (`keel_benches::bus::host_paused_alone_pct`). A
-/// paced message sent then waits over 2 us, so a p99 under 2 us needs
-/// this under 1%, whatever the ring.
+/// over 2 us more, while the other ran
+/// (`keel_benches::bus::host_paused_alone_pct`). A paced message sent
+/// then waits over 2 us, so a p99 under 2 us needs this under 1%,
+/// whatever the ring.
 pub const HOST_PAUSED_ALONE_PCT: &str = "host_paused_alone_pct_over_2us";
 
 /// A Keel figure set against a peer figure.
