@@ -63,8 +63,9 @@ fn run(opts: &BenchOptions, progress: &mut Progress) -> Result<ScenarioResult, B
     );
     // Each round: a window of Keel's, one of the raw crate's, then the
     // pause probe's (spinning beside a latency test, it would take a core
-    // from it), so all three see the same minutes. Their types differ, so
-    // this is a loop of its own rather than `interleaved`.
+    // from it), so all three see the same minutes. Their results are of
+    // different types, so this is a loop of its own rather than
+    // `interleaved_medians`.
     let (mut keel_windows, mut disruptor_windows, mut paused) =
         (Vec::new(), Vec::new(), Vec::new());
     for _ in 0..rounds {

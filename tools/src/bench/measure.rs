@@ -20,23 +20,18 @@ pub fn median(samples: &mut [f64]) -> f64 {
 
 /// Runs each measurement once per round, in order, for `rounds` rounds,
 /// so every contender sees the same host weather (a noisy minute on a
-/// shared VM halves a rate); returns each one's results, in round order.
-pub fn interleaved<T, const N: usize>(rounds: usize, measures: [&dyn Fn() -> T; N]) -> [Vec<T>; N] {
-    let mut samples: [Vec<T>; N] = std::array::from_fn(|_| Vec::with_capacity(rounds));
+/// shared VM halves a rate); returns each one's median.
+pub fn interleaved_medians<const N: usize>(
+    rounds: usize,
+    measures: [&dyn Fn() -> f64; N],
+) -> [f64; N] {
+    let mut samples: [Vec<f64>; N] = std::array::from_fn(|_| Vec::with_capacity(rounds));
     for _ in 0..rounds {
         for (measure, samples) in measures.iter().zip(&mut samples) {
             samples.push(measure());
         }
     }
-    samples
-}
-
-/// [`interleaved`] rounds; returns each measurement's median.
-pub fn interleaved_medians<const N: usize>(
-    rounds: usize,
-    measures: [&dyn Fn() -> f64; N],
-) -> [f64; N] {
-    interleaved(rounds, measures).map(|mut s| median(&mut s))
+    samples.map(|mut s| median(&mut s))
 }
 
 /// Runs `body` once to warm up, then `rounds` times; each run returns how
